@@ -1,0 +1,99 @@
+"""Which ControlNet serves each condition, loaded lazily and kept in a bounded LRU."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+from pipelines.loading import ModelLoadError, check_not_pickle, missing_model_message, move
+
+log = logging.getLogger(__name__)
+
+CONTROLNET_MODELS: dict[str, str] = {
+    "canny": "lllyasviel/control_v11p_sd15_canny",
+    "lineart": "lllyasviel/control_v11p_sd15_lineart",
+    "lineart_anime": "lllyasviel/control_v11p_sd15s2_lineart_anime",
+    "softedge": "lllyasviel/control_v11p_sd15_softedge",
+    "openpose": "lllyasviel/control_v11p_sd15_openpose",
+    "depth": "lllyasviel/control_v11f1p_sd15_depth",
+    "normal": "lllyasviel/control_v11p_sd15_normalbae",
+}
+CONDITIONS: tuple[str, ...] = tuple(CONTROLNET_MODELS)
+
+
+def short_name(model_id: str) -> str:
+    """The name A1111 writes in infotext: the last path part without extension."""
+    return Path(model_id).stem if model_id.endswith(".safetensors") else model_id.rstrip("/").split("/")[-1]
+
+
+def load_controlnet(model_id: str, condition: str, device: torch.device, dtype: torch.dtype, allow_pickle: bool = False):
+    """Hub id, diffusers folder or single .safetensors file (config taken from the condition's v1.1 repo)."""
+    from diffusers import ControlNetModel
+
+    check_not_pickle(model_id, allow_pickle)
+    path = Path(model_id).expanduser()
+    try:
+        if path.is_file():
+            config = CONTROLNET_MODELS.get(condition, CONTROLNET_MODELS["canny"])
+            net = ControlNetModel.from_single_file(str(path), config=config, torch_dtype=dtype)
+        elif path.is_dir():
+            net = ControlNetModel.from_pretrained(str(path), torch_dtype=dtype)
+        elif device.type == "cuda":
+            try:
+                net = ControlNetModel.from_pretrained(model_id, variant="fp16", torch_dtype=dtype)
+            except (OSError, ValueError):
+                net = ControlNetModel.from_pretrained(model_id, torch_dtype=dtype)
+        else:
+            net = ControlNetModel.from_pretrained(model_id, torch_dtype=dtype)
+    except (OSError, ValueError) as error:
+        log.warning("loading ControlNet %s failed: %s", model_id, error)
+        raise ModelLoadError(missing_model_message(model_id, f"ControlNet for {condition}")) from error
+    return move(net, device, dtype).eval()
+
+
+class ControlNetStore:
+    """Keeps the most recently used ControlNets resident so switching condition never reloads from disk."""
+
+    def __init__(self, loader: Callable[[str, str], torch.nn.Module], capacity: int = 7, overrides: dict[str, str] | None = None):
+        self._loader = loader
+        self._capacity = max(1, capacity)
+        self._overrides = dict(overrides or {})
+        self._nets: OrderedDict[str, torch.nn.Module] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def model_id(self, condition: str, model: str | None = None) -> str:
+        """The user's choice for this unit, else the operator's override, else the v1.1 default."""
+        if model:
+            return model
+        if condition in self._overrides:
+            return self._overrides[condition]
+        if condition not in CONTROLNET_MODELS:
+            raise ModelLoadError(f"No ControlNet is known for condition {condition!r}; choose one of {', '.join(CONDITIONS)}.")
+        return CONTROLNET_MODELS[condition]
+
+    def get(self, condition: str, model: str | None = None) -> tuple[str, torch.nn.Module]:
+        """Return (model id, network), loading it on first use and evicting the least recently used."""
+        model_id = self.model_id(condition, model)
+        with self._lock:
+            if model_id in self._nets:
+                self._nets.move_to_end(model_id)
+                return model_id, self._nets[model_id]
+            net = self._loader(model_id, condition)
+            self._nets[model_id] = net
+            while len(self._nets) > self._capacity:
+                evicted, _ = self._nets.popitem(last=False)
+                log.info("evicted ControlNet %s from memory", evicted)
+            return model_id, net
+
+    def resident(self) -> list[str]:
+        with self._lock:
+            return list(self._nets)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._nets.clear()

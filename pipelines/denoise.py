@@ -1,0 +1,145 @@
+"""The ControlNet denoising loop, batched over rows that may each use different ControlNets.
+
+It follows diffusers' StableDiffusionControlNetPipeline step for step (same latents, same CFG order,
+same start/end keep rule, same scheduler calls) so a single row reproduces that pipeline's image, and
+adds what the pipeline cannot do per unit: A1111's three control modes, and one UNet batch over the
+cells of a condition matrix.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from pipelines.control_maps import soft_injection_scales
+
+
+class JobCancelled(Exception):
+    """Raised between steps when the user pressed Stop."""
+
+
+@dataclass
+class PreparedUnit:
+    """A unit ready for the loop: its network, its map as a tensor, and how it is weighted."""
+
+    net: torch.nn.Module
+    image: torch.Tensor  # (1, 3, H, W) in [0, 1]
+    weight: float
+    start: float
+    end: float
+    control_mode: str
+
+
+@dataclass
+class Row:
+    """One image being denoised: its seed and the units steering it."""
+
+    generator: torch.Generator
+    units: list[PreparedUnit]
+
+
+def _keep(step: int, total: int, unit: PreparedUnit) -> bool:
+    """diffusers' rule: a unit acts on step i unless i/total < start or (i+1)/total > end."""
+    return not (step / total < unit.start or (step + 1) / total > unit.end)
+
+
+def _control_residuals(rows, latent_input, embeds, t, step, total):
+    """Sum every active unit's residuals into full-batch tensors (uncond half first, then cond half).
+
+    Control modes, per unit with weight w and residual r_k (k = 0..N-1, shallow to deep):
+      Balanced:                     r_k * w on both CFG branches.
+      My prompt is more important:  r_k * w * 0.825**(N-1-k) on both branches (soft injection: fine,
+                                    shallow features are damped so the prompt decides detail).
+      ControlNet is more important: the same soft scales, but only on the conditional branch; the
+                                    unconditional branch gets nothing, so CFG's (cond - uncond)
+                                    multiplies the control by cfg_scale.
+    Units sharing one network and mode run as one ControlNet batch.
+    """
+    count = len(rows)
+    groups: dict[tuple[int, bool], list[tuple[int, PreparedUnit]]] = {}
+    for index, row in enumerate(rows):
+        for unit in row.units:
+            if _keep(step, total, unit):
+                cond_only = unit.control_mode == "ControlNet is more important"
+                groups.setdefault((id(unit.net), cond_only), []).append((index, unit))
+    down, mid = None, None
+    for (_, cond_only), members in groups.items():
+        net = members[0][1].net
+        cond_rows = [count + index for index, _ in members]
+        picked = cond_rows if cond_only else [index for index, _ in members] + cond_rows
+        images = torch.cat([unit.image for _, unit in members] * (1 if cond_only else 2)).to(net.dtype)
+        weights = [unit.weight for _, unit in members] * (1 if cond_only else 2)
+        soft = [unit.control_mode != "Balanced" for _, unit in members] * (1 if cond_only else 2)
+        if len(members) == 1 and not soft[0]:
+            scale_arg: float = weights[0]  # identical arithmetic to the pipeline's single-unit call
+            row_scales = None
+        else:
+            scale_arg, row_scales = 1.0, torch.tensor(weights, device=latent_input.device)
+        index_tensor = torch.tensor(picked, device=latent_input.device)
+        res_down, res_mid = net(
+            latent_input[index_tensor], t, encoder_hidden_states=embeds[index_tensor],
+            controlnet_cond=images, conditioning_scale=scale_arg, return_dict=False,
+        )
+        residuals = [*res_down, res_mid]
+        if row_scales is not None:
+            ladders = soft_injection_scales(len(residuals))
+            scaled = []
+            for level, residual in enumerate(residuals):
+                factors = torch.stack([w * (ladders[level] if s else 1.0) for w, s in zip(row_scales, soft)])
+                scaled.append(residual * factors.to(residual.dtype).view(-1, 1, 1, 1))
+            residuals = scaled
+        if down is None:
+            down = [torch.zeros((2 * count, *r.shape[1:]), dtype=r.dtype, device=r.device) for r in residuals[:-1]]
+            mid = torch.zeros((2 * count, *residuals[-1].shape[1:]), dtype=residuals[-1].dtype, device=residuals[-1].device)
+        down = [d.index_add(0, index_tensor, r) for d, r in zip(down, residuals[:-1])]
+        mid = mid.index_add(0, index_tensor, residuals[-1])
+    return down, mid
+
+
+def denoise(
+    unet: torch.nn.Module,
+    scheduler,
+    rows: list[Row],
+    cond_embeds: torch.Tensor,
+    uncond_embeds: torch.Tensor,
+    cfg_scale: float,
+    latent_shape: tuple[int, int, int],
+    device: torch.device,
+    dtype: torch.dtype,
+    on_step: Callable[[int, int, torch.Tensor], None] | None = None,
+    cancelled: Callable[[], bool] | None = None,
+) -> torch.Tensor:
+    """Run the sampler over all rows at once and return the final latents (rows in order)."""
+    from diffusers.utils.torch_utils import randn_tensor
+
+    count = len(rows)
+    generators = [row.generator for row in rows]
+    latents = randn_tensor((count, *latent_shape), generator=generators, device=device, dtype=dtype)
+    latents = latents * scheduler.init_noise_sigma
+    embeds = torch.cat([uncond_embeds.expand(count, -1, -1), cond_embeds.expand(count, -1, -1)]).to(dtype)
+    step_kwargs = {}
+    step_params = set(inspect.signature(scheduler.step).parameters)
+    if "generator" in step_params:
+        step_kwargs["generator"] = generators
+    if "eta" in step_params:
+        step_kwargs["eta"] = 0.0
+    timesteps = scheduler.timesteps
+    total = len(timesteps)
+    for step, t in enumerate(timesteps):
+        if cancelled is not None and cancelled():
+            raise JobCancelled()
+        latent_input = scheduler.scale_model_input(torch.cat([latents] * 2), t)
+        down, mid = _control_residuals(rows, latent_input, embeds, t, step, total)
+        noise = unet(
+            latent_input, t, encoder_hidden_states=embeds,
+            down_block_additional_residuals=down, mid_block_additional_residual=mid, return_dict=False,
+        )[0]
+        noise_uncond, noise_cond = noise.chunk(2)
+        noise = noise_uncond + cfg_scale * (noise_cond - noise_uncond)
+        latents = scheduler.step(noise, t, latents, **step_kwargs, return_dict=False)[0]
+        if on_step is not None:
+            on_step(step + 1, total, latents)
+    return latents

@@ -1,0 +1,238 @@
+"""The one shared generation engine: validates, serialises accelerator work, and returns reproducible results."""
+
+from __future__ import annotations
+
+import gc
+import logging
+import random
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+import torch
+from PIL import Image
+
+from pipelines.control_maps import fit_map
+from pipelines.controlnets import CONTROLNET_MODELS, ControlNetStore, load_controlnet
+from pipelines.denoise import JobCancelled, PreparedUnit, Row, denoise
+from pipelines.infotext import build_infotext
+from pipelines.limits import DEFAULT_LIMITS, Limits
+from pipelines.loading import BaseModel, load_base, move, resolve_device
+from pipelines.outputs import OutputWriter, with_parameters
+from pipelines.prompts import encode_prompt_pair
+from pipelines.requests import MAX_SEED, ControlUnit, GenerationRequest, GenerationResult, validate_request
+from pipelines.samplers import build_scheduler
+
+log = logging.getLogger(__name__)
+__all__ = ["Engine", "GenerationError", "JobCancelled", "CancelToken", "StepUpdate"]
+
+
+class GenerationError(RuntimeError):
+    """A job that failed for a reason the user can act on (memory, numerics); the engine stays usable."""
+
+
+@dataclass(frozen=True)
+class StepUpdate:
+    """Progress of the running job, reported after every sampler step."""
+
+    step: int
+    total: int
+    latents: torch.Tensor | None = None
+
+
+class CancelToken:
+    """One per job, so Stop cancels only the job of the user who pressed it."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def cancel(self) -> None:
+        self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+
+StepCallback = Callable[[StepUpdate], None]
+
+
+class Engine:
+    """Owns the base model, the ControlNet store and the lock that keeps one job on the accelerator."""
+
+    def __init__(self, base: BaseModel, controlnets: ControlNetStore, writer: OutputWriter | None = None,
+                 limits: Limits = DEFAULT_LIMITS, matrix_batch: int = 8):
+        self.base = base
+        self.controlnets = controlnets
+        self.writer = writer or OutputWriter(None)
+        self.limits = limits
+        self.matrix_batch = max(1, matrix_batch)
+        self._lock = threading.Lock()
+        self._map_processor = None
+
+    @classmethod
+    def load(cls, model: str = "tiny", device: str = "auto", outputs=None, allow_pickle: bool = False,
+             controlnet_overrides: dict[str, str] | None = None, controlnet_cache: int = 7,
+             limits: Limits = DEFAULT_LIMITS) -> "Engine":
+        """Build the engine the app serves; with `tiny`, the default ControlNets are tiny ones too."""
+        torch_device, dtype = resolve_device(device)
+        base = load_base(model, torch_device, dtype, allow_pickle=allow_pickle)
+
+        def loader(model_id: str, condition: str) -> torch.nn.Module:
+            if base.is_tiny and model_id == CONTROLNET_MODELS.get(condition):
+                from pipelines.tiny import build_controlnet
+
+                return move(build_controlnet(condition), torch_device, dtype)
+            return load_controlnet(model_id, condition, torch_device, dtype, allow_pickle=allow_pickle)
+
+        store = ControlNetStore(loader, capacity=controlnet_cache, overrides=controlnet_overrides)
+        return cls(base, store, OutputWriter(outputs), limits)
+
+    # -- public API -----------------------------------------------------------------------------------
+    def generate(self, request: GenerationRequest, on_step: StepCallback | None = None,
+                 cancel: CancelToken | None = None) -> GenerationResult:
+        """One request: `batch_size` images with seeds seed, seed+1, ... (A1111's convention)."""
+        validate_request(request, self.limits)
+        request = self._concrete_seed(request)
+        seeds = [(request.seed + i) % (MAX_SEED + 1) for i in range(request.batch_size)]
+        cells = [(request, request.units, seeds)]
+        return self._run(request, cells, on_step, cancel)[0]
+
+    def compare(self, request: GenerationRequest, units: list[ControlUnit], on_step: StepCallback | None = None,
+                cancel: CancelToken | None = None) -> list[GenerationResult]:
+        """The condition matrix: the same prompt, seed and settings once per unit, batched where possible."""
+        if not units:
+            raise GenerationError("Choose at least one condition to compare.")
+        cell_requests = [replace(request, units=(unit,)) for unit in units]
+        for cell in cell_requests:
+            validate_request(cell, self.limits)
+        request = self._concrete_seed(request)
+        seeds = [(request.seed + i) % (MAX_SEED + 1) for i in range(request.batch_size)]
+        cells = [(replace(cell, seed=request.seed), cell.units, seeds) for cell in cell_requests]
+        return self._run(request, cells, on_step, cancel)
+
+    def status(self) -> dict[str, object]:
+        """What the Models tab shows: base model, device, dtype, resident ControlNets, memory."""
+        import psutil
+
+        info: dict[str, object] = {
+            "model": self.base.name, "tiny": self.base.is_tiny, "device": str(self.base.device),
+            "dtype": str(self.base.dtype).replace("torch.", ""), "controlnets": self.controlnets.resident(),
+            "rss_mb": round(psutil.Process().memory_info().rss / 2**20),
+        }
+        if self.base.device.type == "cuda":
+            info["vram_mb"] = round(torch.cuda.memory_allocated() / 2**20)
+        return info
+
+    def unload_controlnets(self) -> None:
+        """Free every resident ControlNet (the next job reloads what it needs)."""
+        with self._lock:
+            self.controlnets.clear()
+            _free_memory(self.base.device)
+
+    # -- internals --------------------------------------------------------------------------------------
+    @staticmethod
+    def _concrete_seed(request: GenerationRequest) -> GenerationRequest:
+        """-1 means random, but the seed actually used is recorded so the image can be reproduced."""
+        return request if request.seed >= 0 else replace(request, seed=random.randrange(MAX_SEED + 1))
+
+    def _prepare_unit(self, unit: ControlUnit, width: int, height: int) -> tuple[PreparedUnit, Image.Image, str]:
+        from diffusers.image_processor import VaeImageProcessor
+
+        if self._map_processor is None:  # the same conversion diffusers' pipeline applies to control images
+            self._map_processor = VaeImageProcessor(vae_scale_factor=8, do_convert_rgb=True, do_normalize=False)
+        model_id, net = self.controlnets.get(unit.condition, unit.model)
+        fitted = fit_map(unit.image, width, height, unit.resize_mode)
+        tensor = self._map_processor.preprocess(fitted, height=height, width=width).to(self.base.device, torch.float32)
+        prepared = PreparedUnit(net, tensor, float(unit.weight), float(unit.guidance_start), float(unit.guidance_end), unit.control_mode)
+        return prepared, fitted, model_id
+
+    def _run(self, request: GenerationRequest, cells, on_step, cancel) -> list[GenerationResult]:
+        """Encode the prompt once, denoise every (cell, seed) row in batches, decode, attach infotext."""
+        base = self.base
+        with self._lock:
+            try:
+                scheduler = build_scheduler(request.sampler, base.scheduler_config)
+                scheduler.set_timesteps(request.steps, device=base.device)
+                cond, uncond = encode_prompt_pair(base.text_encoder, base.tokenizer, request.prompt, request.negative_prompt, base.device)
+                rows, bookkeeping = [], []
+                for cell_request, units, seeds in cells:
+                    prepared = [self._prepare_unit(unit, request.width, request.height) for unit in units]
+                    for seed in seeds:
+                        generator = torch.Generator(device="cpu").manual_seed(seed)
+                        rows.append(Row(generator, [p[0] for p in prepared]))
+                    bookkeeping.append((cell_request, prepared, seeds))
+                latents = self._denoise_in_batches(request, rows, cond, uncond, on_step, cancel)
+                images = self._decode(latents)
+            except torch.OutOfMemoryError as error:
+                _free_memory(base.device)
+                raise GenerationError("The GPU ran out of memory; try a smaller size, a smaller batch or fewer units.") from error
+            finally:
+                gc.collect()
+        return self._results(bookkeeping, images)
+
+    def _denoise_in_batches(self, request, rows, cond, uncond, on_step, cancel) -> torch.Tensor:
+        base = self.base
+        shape = (base.unet.config.in_channels, request.height // 8, request.width // 8)
+        batch = max(self.matrix_batch, request.batch_size)
+        chunks = [rows[i:i + batch] for i in range(0, len(rows), batch)]
+        outputs = []
+        for number, chunk in enumerate(chunks):
+            scheduler = build_scheduler(request.sampler, base.scheduler_config)
+            scheduler.set_timesteps(request.steps, device=base.device)
+
+            def report(step: int, total: int, latents: torch.Tensor, number: int = number) -> None:
+                if on_step is not None:
+                    on_step(StepUpdate(number * total + step, total * len(chunks), latents))
+
+            with torch.inference_mode():
+                outputs.append(denoise(
+                    base.unet, scheduler, chunk, cond, uncond, float(request.cfg_scale), shape, base.device, base.dtype,
+                    on_step=report, cancelled=(lambda: cancel.cancelled) if cancel else None,
+                ))
+        latents = torch.cat(outputs)
+        if torch.isnan(latents).any():
+            raise GenerationError("The model produced invalid values (NaN) while denoising; try another sampler, seed or CFG scale.")
+        return latents
+
+    def _decode(self, latents: torch.Tensor) -> list[Image.Image]:
+        """Decode to PIL; a NaN decode (the fp16 black-image failure) is retried in fp32, never returned."""
+        from diffusers.image_processor import VaeImageProcessor
+
+        vae = self.base.vae
+        with torch.inference_mode():
+            pixels = vae.decode(latents.to(vae.dtype) / vae.config.scaling_factor, return_dict=False)[0]
+            if torch.isnan(pixels).any():
+                log.warning("VAE decode gave NaN in %s; decoding again in float32", vae.dtype)
+                original = vae.dtype
+                vae.to(torch.float32)
+                try:
+                    pixels = vae.decode(latents.float() / vae.config.scaling_factor, return_dict=False)[0]
+                finally:
+                    vae.to(original)
+                if torch.isnan(pixels).any():
+                    raise GenerationError("The VAE produced an invalid (NaN) image even in float32; try another seed or model.")
+        return VaeImageProcessor(vae_scale_factor=8).postprocess(pixels.float(), output_type="pil")
+
+    def _results(self, bookkeeping, images: list[Image.Image]) -> list[GenerationResult]:
+        results, cursor = [], 0
+        for cell_request, prepared, seeds in bookkeeping:
+            model_ids = [p[2] for p in prepared]
+            cell_images, infotexts, notes = [], [], []
+            for seed in seeds:
+                text = build_infotext(cell_request, seed, self.base.name, model_ids)
+                image = with_parameters(images[cursor], text)
+                cursor += 1
+                _, problem = self.writer.save(image, seed)
+                if problem and problem not in notes:
+                    notes.append(problem)
+                cell_images.append(image)
+                infotexts.append(text)
+            results.append(GenerationResult(cell_images, list(seeds), [p[1] for p in prepared], infotexts, cell_request, notes))
+        return results
+
+
+def _free_memory(device: torch.device) -> None:
+    gc.collect()
+    if device.type == "cuda":
+        torch.cuda.empty_cache()

@@ -1,0 +1,36 @@
+"""Limits shared by the UI's slider ranges and the server-side checks, read from the environment once."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Every bound a request is checked against; the UI draws its sliders from the same numbers."""
+
+    min_side: int = 64
+    max_side: int = 2048
+    max_steps: int = 150
+    max_batch: int = 8
+    max_units: int = 3
+    max_prompt_chars: int = 10_000
+    max_cfg: float = 30.0
+    max_weight: float = 2.0
+    min_processor_res: int = 64
+    max_processor_res: int = 2048
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> "Limits":
+        """Let an operator tighten limits (e.g. STUDIO_MAX_STEPS=40) without touching code."""
+        environ = dict(os.environ if environ is None else environ)
+        values = {}
+        for field in fields(cls):
+            raw = environ.get(f"STUDIO_{field.name.upper()}")
+            if raw is not None:
+                values[field.name] = type(field.default)(raw)
+        return cls(**values)
+
+
+DEFAULT_LIMITS = Limits()
