@@ -115,7 +115,7 @@ def load_base(spec: str, device: torch.device, dtype: torch.dtype, allow_pickle:
             pipe = _from_hub(spec, device, common)
     except ModelLoadError:
         raise
-    except (OSError, ValueError, EnvironmentError) as error:
+    except (OSError, ValueError) as error:
         log.warning("loading %s failed: %s", spec, error)
         raise ModelLoadError(missing_model_message(spec, type(error).__name__)) from error
     return _from_components(spec, pipe, device, dtype)

@@ -68,10 +68,11 @@ def build_tokenizer(folder: Path | None = None):
 
     from transformers import CLIPTokenizer
 
-    if folder is None:
-        folder = Path(tempfile.mkdtemp(prefix="tiny-tokenizer-"))
-    write_tokenizer_files(folder)
-    return CLIPTokenizer(vocab=str(folder / "vocab.json"), merges=str(folder / "merges.txt"), model_max_length=77)
+    if folder is not None:
+        write_tokenizer_files(folder)
+        return CLIPTokenizer(vocab=str(folder / "vocab.json"), merges=str(folder / "merges.txt"), model_max_length=77)
+    with tempfile.TemporaryDirectory(prefix="tiny-tokenizer-") as scratch:
+        return build_tokenizer(Path(scratch))
 
 
 def _unet_kwargs() -> dict:

@@ -1,0 +1,116 @@
+"""ControlNet Studio: parse the command line, build the one engine, build the UI, launch. Nothing else."""
+
+from __future__ import annotations
+
+import argparse
+import hmac
+import logging
+import os
+import sys
+from pathlib import Path
+
+DEFAULT_MODEL = "stable-diffusion-v1-5/stable-diffusion-v1-5"
+AUTH_ENV = "STUDIO_AUTH"
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Compare Stable Diffusion ControlNet conditions side by side.")
+    parser.add_argument("--model", default=DEFAULT_MODEL, help="hub id, local diffusers folder, single .safetensors file, or 'tiny'")
+    parser.add_argument("--device", default="auto", choices=["auto", "cuda", "mps", "cpu"])
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")
+    parser.add_argument("--port", type=int, default=7860)
+    parser.add_argument("--share", action="store_true", help="create a public gradio.live link (use --auth!)")
+    parser.add_argument("--auth", default=None, help=f"user:password (or set {AUTH_ENV} to keep it out of shell history)")
+    parser.add_argument("--outputs", default="outputs", help="folder for generated PNGs ('' to keep nothing on disk)")
+    parser.add_argument("--offline", action="store_true", help="never contact the Hugging Face hub (sets HF_HUB_OFFLINE=1)")
+    parser.add_argument("--allow-pickle", action="store_true", help="allow .ckpt/.bin/.pt checkpoints (they can run code)")
+    parser.add_argument("--controlnet", action="append", default=[], metavar="CONDITION=MODEL",
+                        help="use another ControlNet for a condition, e.g. canny=./models/my_canny.safetensors")
+    parser.add_argument("--models-dir", action="append", default=[], help="folder users may pick ControlNet files from (repeatable)")
+    parser.add_argument("--controlnet-cache", type=int, default=7, help="ControlNets kept in memory at once")
+    parser.add_argument("--queue-size", type=int, default=16, help="jobs that may wait; more get a 'busy' message")
+    parser.add_argument("--max-file-size", default="20mb", help="largest upload accepted")
+    return parser.parse_args(argv)
+
+
+def parse_auth(value: str | None) -> tuple[str, str] | None:
+    """`user:password` from the flag or the environment; the password may contain colons."""
+    value = value or os.environ.get(AUTH_ENV)
+    if not value:
+        return None
+    user, sep, password = value.partition(":")
+    if not sep or not user or not password:
+        sys.exit(f"--auth / {AUTH_ENV} must look like user:password")
+    return user, password
+
+
+def make_auth_check(credentials: tuple[str, str]):
+    """Compare both fields in constant time so response timing leaks nothing about the password."""
+    user, password = credentials
+
+    def check(given_user: str, given_password: str) -> bool:
+        user_ok = hmac.compare_digest(given_user.encode(), user.encode())
+        password_ok = hmac.compare_digest(given_password.encode(), password.encode())
+        return user_ok and password_ok
+
+    return check
+
+
+def exposure_warning(host: str, share: bool, has_auth: bool) -> str | None:
+    if has_auth or (host in LOOPBACK and not share):
+        return None
+    where = "a public share link" if share else f"{host} (reachable from other machines)"
+    return (f"WARNING: serving on {where} without --auth: anyone who finds it can use your GPU and see results. "
+            f"Set {AUTH_ENV}=user:password or pass --auth.")
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    if args.offline:
+        os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    credentials = parse_auth(args.auth)
+    warning = exposure_warning(args.host, args.share, credentials is not None)
+    if warning:
+        print(warning, file=sys.stderr, flush=True)
+
+    from pipelines.engine import Engine
+    from pipelines.lazy import LazyEngine
+    from pipelines.limits import Limits
+    from preprocessors import Preprocessors
+    from ui.layout import build_demo
+    from ui.studio import Studio
+
+    limits = Limits.from_env()
+    overrides = dict(item.split("=", 1) for item in args.controlnet)
+    outputs = Path(args.outputs) if args.outputs else None
+
+    def factory(model: str) -> Engine:
+        return Engine.load(model, device=args.device, outputs=outputs, allow_pickle=args.allow_pickle,
+                           controlnet_overrides=overrides, controlnet_cache=args.controlnet_cache, limits=limits)
+
+    engine = LazyEngine(args.model, factory)
+    annotator_device = "cuda" if args.device in ("auto", "cuda") and _cuda_available() else "cpu"
+    studio = Studio(engine, Preprocessors(device=annotator_device, offline=args.offline or None), limits,
+                    [Path(folder).resolve() for folder in args.models_dir])
+    demo = build_demo(studio, queue_size=args.queue_size)
+    engine.start()
+    demo.launch(
+        server_name=args.host, server_port=args.port, share=args.share,
+        auth=make_auth_check(credentials) if credentials else None,
+        max_file_size=args.max_file_size, enable_monitoring=False, ssr_mode=False, show_error=False,
+        footer_links=["api"],
+    )
+
+
+def _cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,84 @@
+"""Load the engine in the background so the page is served at once, and say what is loading or missing."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from pipelines.engine import Engine
+from pipelines.loading import ModelLoadError
+
+log = logging.getLogger(__name__)
+
+
+class EngineUnavailable(RuntimeError):
+    """No engine to run on yet (still loading, or the model failed); the message says which and what to do."""
+
+
+@dataclass(frozen=True)
+class EngineState:
+    """What the banner and the Models tab show."""
+
+    model: str
+    phase: str  # "loading" | "ready" | "failed"
+    message: str = ""
+
+
+class LazyEngine:
+    """The one engine object app.py builds: loads on a thread, can fall back to (or switch to) `tiny`."""
+
+    def __init__(self, model: str, factory: Callable[[str], Engine]):
+        self._factory = factory
+        self._lock = threading.Lock()
+        self._ready = threading.Event()
+        self._engine: Engine | None = None
+        self._state = EngineState(model, "loading", f"Loading {model}…")
+
+    def start(self) -> threading.Thread:
+        """Begin loading; returns the thread so tests and scripts can join it."""
+        thread = threading.Thread(target=self._load, args=(self._state.model,), name="engine-loader", daemon=True)
+        thread.start()
+        return thread
+
+    def _load(self, model: str) -> None:
+        try:
+            engine = self._factory(model)
+        except ModelLoadError as error:
+            log.error("%s", error)
+            with self._lock:
+                self._state = EngineState(model, "failed", str(error))
+            self._ready.set()
+            return
+        except Exception as error:  # a broken checkpoint must not take the app down
+            log.exception("loading %s failed", model)
+            with self._lock:
+                self._state = EngineState(model, "failed", f"Could not load {model!r}: {error}. Try --model tiny.")
+            self._ready.set()
+            return
+        with self._lock:
+            self._engine = engine
+            self._state = EngineState(model, "ready", "")
+        self._ready.set()
+
+    def switch(self, model: str) -> None:
+        """Replace the engine (e.g. the Models tab's "use the tiny model"); blocks until loaded."""
+        with self._lock:
+            self._ready.clear()
+            self._state = EngineState(model, "loading", f"Loading {model}…")
+        self._load(model)
+
+    @property
+    def state(self) -> EngineState:
+        with self._lock:
+            return self._state
+
+    def get(self, timeout: float | None = 600.0) -> Engine:
+        """Wait for loading to finish; raise a sentence if it failed."""
+        if not self._ready.wait(timeout):
+            raise EngineUnavailable(f"The model {self.state.model!r} is still loading; try again in a moment.")
+        with self._lock:
+            if self._engine is None or self._state.phase != "ready":
+                raise EngineUnavailable(self._state.message or "No model is loaded.")
+            return self._engine

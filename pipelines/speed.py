@@ -1,0 +1,118 @@
+"""Speed features, each a setting: LCM-LoRA draft mode, TAESD live previews, CUDA layout and compile."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import torch
+from PIL import Image
+
+from pipelines.loading import BaseModel, ModelLoadError, missing_model_message
+from pipelines.previews import cheap_preview
+
+log = logging.getLogger(__name__)
+
+LCM_LORA = "latent-consistency/lcm-lora-sdv1-5"
+LCM_LORA_FILE = "pytorch_lora_weights.safetensors"
+TAESD = "madebyollin/taesd"
+DRAFT_SAMPLER = "LCM"
+DRAFT_MAX_CFG = 2.0
+DRAFT_ADAPTER = "lcm_draft"
+
+
+def _pipeline_view(base: BaseModel):
+    """A diffusers pipeline object over the shared parts (no copy), only to reuse its LoRA loader."""
+    from diffusers import PNDMScheduler, StableDiffusionPipeline
+
+    return StableDiffusionPipeline(
+        vae=base.vae, text_encoder=base.text_encoder, tokenizer=base.tokenizer, unet=base.unet,
+        scheduler=PNDMScheduler.from_config(base.scheduler_config), safety_checker=None,
+        feature_extractor=None, requires_safety_checker=False,
+    )
+
+
+class DraftMode:
+    """LCM-LoRA fused into nothing: loaded once as a PEFT adapter on the shared UNet, enabled per request."""
+
+    def __init__(self, base: BaseModel, repo: str = LCM_LORA):
+        self.base = base
+        self.repo = repo
+        self._pipe = None
+        self._lock = threading.Lock()
+
+    @property
+    def loaded(self) -> bool:
+        return self._pipe is not None
+
+    def _ensure_loaded(self) -> None:
+        with self._lock:
+            if self._pipe is not None:
+                return
+            pipe = _pipeline_view(self.base)
+            try:
+                pipe.load_lora_weights(self.repo, weight_name=LCM_LORA_FILE, adapter_name=DRAFT_ADAPTER)
+            except (OSError, ValueError) as error:
+                raise ModelLoadError(missing_model_message(self.repo, "the LCM-LoRA used by draft mode")) from error
+            pipe.disable_lora()
+            self._pipe = pipe
+
+    @contextmanager
+    def active(self, enabled: bool) -> Iterator[None]:
+        """Enable the adapter for one job only; the engine lock guarantees no other job sees it."""
+        if not enabled:
+            yield
+            return
+        self._ensure_loaded()
+        self._pipe.enable_lora()
+        try:
+            yield
+        finally:
+            self._pipe.disable_lora()
+
+
+class PreviewDecoder:
+    """Live previews: TAESD when its weights are available, else the cheap linear approximation."""
+
+    def __init__(self, device: torch.device, dtype: torch.dtype, use_taesd: bool = True, repo: str = TAESD):
+        self.device, self.dtype, self.repo = device, dtype, repo
+        self._use_taesd = use_taesd
+        self._taesd = None
+        self.kind = "cheap"
+
+    def _load(self):
+        if self._taesd is None and self._use_taesd:
+            from diffusers import AutoencoderTiny
+
+            try:
+                self._taesd = AutoencoderTiny.from_pretrained(self.repo, torch_dtype=self.dtype).to(self.device).eval()
+                self.kind = "taesd"
+            except (OSError, ValueError):
+                log.info("TAESD (%s) is not available; previews use the cheap approximation", self.repo)
+                self._use_taesd = False
+        return self._taesd
+
+    def decode(self, latents: torch.Tensor) -> list[Image.Image]:
+        taesd = self._load()
+        if taesd is None:
+            return cheap_preview(latents)
+        from diffusers.image_processor import VaeImageProcessor
+
+        with torch.inference_mode():
+            pixels = taesd.decode(latents.to(taesd.dtype), return_dict=False)[0]
+        return VaeImageProcessor(vae_scale_factor=8).postprocess(pixels.float().clamp(-1, 1), output_type="pil")
+
+
+def optimize_for_cuda(base: BaseModel, controlnets: list[torch.nn.Module], channels_last: bool = True,
+                      compile_models: bool = False) -> None:
+    """fp16 + SDPA come from loading; here: channels_last memory layout and optional torch.compile."""
+    if base.device.type != "cuda":
+        return
+    modules = [base.unet, *controlnets]
+    if channels_last:
+        for module in modules:
+            module.to(memory_format=torch.channels_last)
+    if compile_models:
+        base.unet = torch.compile(base.unet, mode="max-autotune", fullgraph=False)

@@ -1,0 +1,69 @@
+"""The named endpoints through gradio_client against the real app (tiny model, offline)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from gradio_client import Client, handle_file
+from PIL import Image
+
+
+@pytest.fixture(scope="module")
+def client(app):
+    return Client(app.url, verbose=False)
+
+
+def test_preprocess_returns_an_edge_map(client, drawing_path):
+    path = client.predict(handle_file(drawing_path), module="canny", processor_res=192, api_name="/preprocess")
+    edges = np.asarray(Image.open(path).convert("L"))
+    assert edges.shape == (192, 256)
+    assert set(np.unique(edges)) <= {0, 255} and (edges == 255).mean() > 0.005
+
+
+def test_generate_returns_pngs_with_infotext_and_the_map(client, drawing_path):
+    images, used_map, infotext = client.predict(
+        prompt="a house", image=handle_file(drawing_path), module="canny", steps=3, seed=123,
+        width=96, height=64, batch_size=2, sampler="DPM++ 2M Karras", api_name="/generate")
+    assert len(images) == 2
+    first = Image.open(images[0])
+    assert first.format == "PNG" and first.size == (96, 64)
+    assert first.info["parameters"].splitlines()[-1].startswith("Steps: 3, Sampler: DPM++ 2M Karras, CFG scale: 7, Seed: 123")
+    assert "Seed: 124" in Image.open(images[1]).info["parameters"]
+    assert Image.open(used_map).size == (96, 64)
+    assert 'ControlNet 0: "Module: canny' in infotext
+
+
+def test_generate_is_reproducible_by_seed(client, drawing_path):
+    kwargs = dict(prompt="a house", image=handle_file(drawing_path), module="canny", steps=3, seed=99, width=64, height=64,
+                  api_name="/generate")
+    first = np.asarray(Image.open(client.predict(**kwargs)[0][0]))
+    second = np.asarray(Image.open(client.predict(**kwargs)[0][0]))
+    assert np.array_equal(first, second)
+
+
+def test_compare_returns_map_and_result_per_condition_and_a_grid(client, drawing_path):
+    modules = ["canny", "lineart_standard", "invert"]
+    items, captions, grid = client.predict(prompt="a house", image=handle_file(drawing_path), modules=modules, seed=5,
+                                           steps=2, width=64, height=64, api_name="/compare")
+    assert captions == ["canny · map", "canny · seed 5", "lineart_standard · map", "lineart_standard · seed 5",
+                        "invert · map", "invert · seed 5"]
+    assert len(items) == 6
+    grid_image = Image.open(grid)
+    assert grid_image.width == 3 * 64 and grid_image.height > 2 * 64
+
+
+def test_png_info_reads_our_parameters(client, drawing_path):
+    images, _, infotext = client.predict(prompt="ünïcode ☕ prompt", image=handle_file(drawing_path), module="canny", steps=2,
+                                         seed=11, width=64, height=64, api_name="/generate")
+    text, fields = client.predict(handle_file(images[0]), api_name="/png_info")
+    assert text == infotext
+    assert fields["prompt"] == "ünïcode ☕ prompt" and fields["Seed"] == "11" and fields["units"][0]["Module"] == "canny"
+
+
+def test_bad_input_is_a_sentence_and_the_server_keeps_serving(client, drawing_path):
+    with pytest.raises(Exception) as caught:
+        client.predict(prompt="x", image=handle_file(drawing_path), width=513, api_name="/generate")
+    assert "width must be a multiple of 8" in str(caught.value)
+    assert "Traceback" not in str(caught.value)
+    path = client.predict(handle_file(drawing_path), module="canny", processor_res=64, api_name="/preprocess")
+    assert Image.open(path).size[1] == 64

@@ -1,0 +1,92 @@
+"""The named API endpoints (/preprocess, /generate, /compare, /png_info) with A1111-style parameter names.
+
+Each is a typed function registered with `gr.api`, so gradio_client callers get keyword arguments and
+the server validates every value (the API bypasses the UI's sliders).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import gradio as gr
+from gradio.data_classes import FileData
+from PIL import Image
+
+from pipelines.outputs import png_info as png_chunk
+from ui.errors import user_errors
+from ui.history_tab import read_png_info
+from ui.studio import Settings, Studio, UnitSettings
+
+GPU = "gpu"
+
+
+class _Files:
+    """Writes returned images as PNGs (metadata kept) in a private folder; gradio serves them from its cache."""
+
+    def __init__(self) -> None:
+        self.folder = Path(tempfile.mkdtemp(prefix="studio-api-"))
+        self._count = 0
+
+    def save(self, image: Image.Image, stem: str) -> FileData:
+        self._count += 1
+        path = self.folder / f"{self._count:06d}-{stem}.png"
+        image.save(path, format="PNG", pnginfo=png_chunk(image.info["parameters"]) if "parameters" in image.info else None)
+        return FileData(path=str(path), mime_type="image/png", orig_name=path.name)
+
+
+def register_api(studio: Studio) -> None:
+    """Call inside the Blocks context."""
+    files = _Files()
+
+    def preprocess(image: FileData, module: str = "canny", processor_res: int = 512,
+                   threshold_a: float | None = None, threshold_b: float | None = None) -> FileData:
+        """Run a preprocessor on an image and return the control map (PNG)."""
+        with user_errors():
+            return files.save(studio.control_map(image, module, processor_res, threshold_a, threshold_b), f"map-{module}")
+
+    def generate(prompt: str, negative_prompt: str = "", image: FileData | None = None, module: str = "canny",
+                 model: str = "", weight: float = 1.0, guidance_start: float = 0.0, guidance_end: float = 1.0,
+                 control_mode: str = "Balanced", resize_mode: str = "Crop and Resize", processor_res: int = 512,
+                 threshold_a: float | None = None, threshold_b: float | None = None, pixel_perfect: bool = False,
+                 condition: str = "auto", steps: int = 20, cfg_scale: float = 7.0, sampler: str = "Euler a",
+                 seed: int = -1, width: int = 512, height: int = 512, batch_size: int = 1) -> tuple[list[FileData], FileData | None, str]:
+        """Generate with one ControlNet unit (module `none` = the image already is a map). Returns PNGs with infotext, the map used, the infotext."""
+        with user_errors():
+            settings = Settings(prompt, negative_prompt, steps, cfg_scale, sampler, seed, width, height, batch_size)
+            unit = UnitSettings(image, module, condition, model, weight, guidance_start, guidance_end, control_mode,
+                                resize_mode, processor_res, threshold_a, threshold_b, pixel_perfect, image is not None)
+            result = studio.generate(settings, [unit])
+            images = [files.save(picture, f"seed{seed_}") for picture, seed_ in zip(result.images, result.seeds)]
+            used = files.save(result.maps[0], "map") if result.maps else None
+            return images, used, result.infotexts[0]
+
+    def compare(prompt: str, image: FileData, modules: list[str], negative_prompt: str = "", weight: float = 1.0,
+                control_mode: str = "Balanced", resize_mode: str = "Crop and Resize", processor_res: int = 512,
+                steps: int = 20, cfg_scale: float = 7.0, sampler: str = "Euler a", seed: int = -1, width: int = 512,
+                height: int = 512, batch_size: int = 1) -> tuple[list[FileData], list[str], FileData]:
+        """The condition matrix: for each module its map and result(s), captioned, plus one labelled grid PNG."""
+        with user_errors():
+            settings = Settings(prompt, negative_prompt, steps, cfg_scale, sampler, seed, width, height, batch_size)
+            template = UnitSettings(image=image, weight=weight, control_mode=control_mode, resize_mode=resize_mode,
+                                    processor_res=processor_res)
+            results, grid = studio.compare(settings, template, list(modules or []))
+            items, captions = [], []
+            for module, result in zip(modules, results):
+                items.append(files.save(result.maps[0], f"{module}-map"))
+                captions.append(f"{module} · map")
+                for picture, seed_ in zip(result.images, result.seeds):
+                    items.append(files.save(picture, f"{module}-seed{seed_}"))
+                    captions.append(f"{module} · seed {seed_}")
+            return items, captions, files.save(grid, "grid")
+
+    def png_info(image: FileData) -> tuple[str, dict]:
+        """Read the generation parameters of a PNG (ours or A1111's): the infotext and its parsed fields."""
+        with user_errors():
+            path = image.get("path") if isinstance(image, dict) else getattr(image, "path", None)
+            return read_png_info(path)
+
+    gr.api(preprocess, api_name="preprocess", concurrency_id="preprocess", concurrency_limit=2)
+    gr.api(generate, api_name="generate", concurrency_id=GPU, concurrency_limit=1)
+    gr.api(compare, api_name="compare", concurrency_id=GPU, concurrency_limit=1)
+    gr.api(png_info, api_name="png_info", concurrency_limit=4)

@@ -1,0 +1,83 @@
+"""Compare tab, the condition matrix: one image, several conditions, same prompt and seed, side by side."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from pipelines.engine import CancelToken
+from pipelines.requests import CONTROL_MODES, RESIZE_MODES
+from preprocessors import families
+from ui.errors import user_errors
+from ui.jobs import Done, stream_job
+from ui.studio import Studio, UnitSettings
+from ui.widgets import prompt_controls, sampler_controls
+
+GPU = "gpu"
+
+
+def default_conditions() -> list[str]:
+    """The default variant of each of the six families (the first one the registry lists)."""
+    return [names[0] for family, names in families().items() if family != "Other"]
+
+
+def all_conditions() -> list[str]:
+    return [name for family, names in families().items() if family != "Other" for name in names]
+
+
+def build_compare_tab(studio: Studio, limits) -> gr.Tab:
+    with gr.Tab("Compare", id="compare") as tab:
+        gr.Markdown("Run one control image through several conditions with the **same prompt, seed and settings**, "
+                    "and see each map above its result.")
+        with gr.Row():
+            with gr.Column(scale=3):
+                prompt, negative = prompt_controls("cmp")
+            with gr.Column(scale=1, min_width=180):
+                run = gr.Button("Run comparison", variant="primary", elem_id="compare-button")
+                stop = gr.Button("Stop", variant="stop", elem_id="compare-stop")
+        with gr.Row():
+            with gr.Column(scale=1):
+                image = gr.Image(label="Control image", type="filepath", height=280, elem_id="compare-image")
+                conditions = gr.CheckboxGroup(all_conditions(), value=default_conditions(), label="Conditions", elem_id="compare-conditions")
+                settings = sampler_controls(prompt, negative, limits, "cmp")
+                with gr.Row():
+                    weight = gr.Slider(0, limits.max_weight, value=1.0, step=0.05, label="Control weight")
+                    control_mode = gr.Radio(list(CONTROL_MODES), value=CONTROL_MODES[0], label="Control mode")
+                    resize_mode = gr.Radio(list(RESIZE_MODES), value="Crop and Resize", label="Resize mode")
+            with gr.Column(scale=2):
+                status = gr.Markdown(elem_id="compare-status")
+                matrix = gr.Gallery(label="Map above result, per condition", format="png", columns=6, height=560,
+                                    elem_id="compare-gallery")
+                grid = gr.Image(label="Labelled grid (download)", format="png", interactive=False, elem_id="compare-grid")
+        cancel_state = gr.State(None)
+
+    def start(data: dict, progress=gr.Progress()):
+        token = CancelToken()
+        yield {cancel_state: token}
+        with user_errors():
+            run_settings = settings.read(data)
+            template = UnitSettings(image=data[image], weight=data[weight], control_mode=data[control_mode],
+                                    resize_mode=data[resize_mode])
+            chosen = list(data[conditions] or [])
+            job = stream_job(lambda on_step, cancel: studio.compare(run_settings, template, chosen, on_step, cancel), token)
+            for item in job:
+                if isinstance(item, Done):
+                    results, picture = item.value
+                    yield {matrix: gr.update(value=matrix_items(chosen, results), columns=len(chosen)), grid: picture,
+                           status: f"Done: {len(chosen)} conditions, seed {results[0].seeds[0]}."}
+                else:
+                    progress((item.step, item.total), desc="Condition matrix")
+
+    inputs = settings.inputs() | {image, conditions, weight, control_mode, resize_mode}
+    event = run.click(start, inputs=inputs, outputs={matrix, grid, status, cancel_state}, concurrency_id=GPU,
+                      concurrency_limit=1, api_visibility="private")
+    stop.click(lambda token: token.cancel() if token else None, cancel_state, None, queue=False, api_visibility="private")
+    stop.click(None, None, None, cancels=[event], api_visibility="private")
+    return tab
+
+
+def matrix_items(modules: list[str], results) -> list[tuple]:
+    """Row-major with one column per condition: the maps' row first, then one row per seed, all captioned."""
+    items = [(result.maps[0], f"{module} · map") for module, result in zip(modules, results)]
+    for row in range(len(results[0].images)):
+        items.extend((result.images[row], f"{module} · seed {result.seeds[row]}") for module, result in zip(modules, results))
+    return items

@@ -1,0 +1,43 @@
+"""The one place where failures become `gr.Error` sentences; nothing else reaches the browser."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import gradio as gr
+
+from pipelines.denoise import JobCancelled
+from pipelines.engine import GenerationError
+from pipelines.lazy import EngineUnavailable
+from pipelines.loading import ModelLoadError
+from pipelines.requests import RequestError
+from preprocessors import PreprocessorError
+
+log = logging.getLogger(__name__)
+
+
+class UploadError(ValueError):
+    """An upload we cannot use; the message tells the user what to send instead."""
+
+
+USER_ERRORS = (RequestError, PreprocessorError, ModelLoadError, GenerationError, EngineUnavailable, UploadError)
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Show known failures as their sentence, unknown ones as a generic sentence (details go to the log)."""
+    try:
+        yield
+    except gr.Error:
+        raise
+    except JobCancelled:
+        raise gr.Error("Stopped. Press Generate to start again.", title="Stopped") from None
+    except USER_ERRORS as error:
+        raise gr.Error(str(error)) from None
+    except MemoryError:
+        raise gr.Error("The server ran out of memory; try a smaller size or batch.") from None
+    except Exception:
+        log.exception("unexpected failure in a job")
+        raise gr.Error("Something went wrong on the server; the error was logged. Please try again.") from None

@@ -1,0 +1,129 @@
+"""Generate tab: up to three ControlNet units, live map previews, streamed progress, results with metadata."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import gradio as gr
+
+from pipelines.engine import CancelToken
+from pipelines.previews import cheap_preview
+from preprocessors import families
+from ui.errors import user_errors
+from ui.jobs import Done, stream_job
+from ui.studio import Studio
+from ui.widgets import SettingsControls, UnitControls, prompt_controls, sampler_controls, slider_updates, unit_controls
+
+PREVIEW_EVERY = 4
+GPU = "gpu"
+
+
+@dataclass
+class GenerateTab:
+    """What other tabs need from this one: its settings and units (to send settings back) and its results."""
+
+    settings: SettingsControls
+    units: list[UnitControls]
+    gallery: gr.Gallery
+    used_map: gr.Image
+    infotext: gr.Textbox
+    last_seed: gr.State
+    finished: gr.State
+    tab: gr.Tab
+
+
+def _wire_unit(studio: Studio, unit: UnitControls) -> None:
+    """Family picks the variant list; variant sets the sliders; image or parameter changes refresh the map."""
+    unit.family.change(lambda family: gr.update(choices=families()[family], value=families()[family][0]),
+                       unit.family, unit.module, queue=False, api_visibility="private")
+    unit.module.change(slider_updates, unit.module, [unit.threshold_a, unit.threshold_b], queue=False, api_visibility="private")
+
+    def preview(data: dict):
+        if data[unit.image] is None:
+            return None
+        settings = unit.read(data)
+        with user_errors():
+            return studio.control_map(data[unit.image], settings.module, settings.processor_res, settings.threshold_a, settings.threshold_b)
+
+    gr.on(
+        [unit.image.change, unit.module.change, unit.own_map.change, unit.threshold_a.change, unit.threshold_b.change,
+         unit.processor_res.change],
+        preview, inputs=unit.inputs(), outputs=unit.preview, trigger_mode="always_last",
+        concurrency_id="preprocess", concurrency_limit=2, api_visibility="private", show_progress="minimal",
+    )
+
+
+def build_generate_tab(studio: Studio, limits) -> GenerateTab:
+    """Layout first, wiring at the bottom."""
+    with gr.Tab("Generate", id="generate") as tab:
+        with gr.Row():
+            with gr.Column(scale=3):
+                prompt, negative = prompt_controls("gen")
+            with gr.Column(scale=1, min_width=180):
+                run = gr.Button("Generate", variant="primary", elem_id="generate-button")
+                stop = gr.Button("Stop", variant="stop", elem_id="generate-stop")
+        with gr.Row():
+            with gr.Column(scale=1):
+                settings = sampler_controls(prompt, negative, limits, "gen")
+                with gr.Row():
+                    reuse_seed = gr.Button("Reuse last seed", size="sm")
+                    random_seed = gr.Button("Random seed", size="sm")
+                    match_aspect = gr.Button("Match the control image's aspect", size="sm")
+                units = [unit_controls(index, limits) for index in range(limits.max_units)]
+            with gr.Column(scale=1):
+                gallery = gr.Gallery(label="Results", format="png", columns=2, height=520, elem_id="results-gallery",
+                                     buttons=["download", "fullscreen"])
+                status = gr.Markdown(elem_id="generate-status")
+                used_map = gr.Image(label="Map used", format="png", interactive=False, height=260, elem_id="used-map")
+                infotext = gr.Textbox(label="Generation parameters (infotext)", lines=5, interactive=False, elem_id="infotext")
+        last_seed, cancel_state, finished = gr.State(-1), gr.State(None), gr.State(None)
+
+    for unit in units:
+        _wire_unit(studio, unit)
+
+    def start(data: dict, progress=gr.Progress()):
+        token = CancelToken()
+        yield {cancel_state: token}
+        with user_errors():
+            run_settings = settings.read(data)
+            unit_settings = [unit.read(data) for unit in units]
+            job = stream_job(lambda on_step, cancel: studio.generate(run_settings, unit_settings, on_step, cancel), token)
+            for item in job:
+                if isinstance(item, Done):
+                    result = item.value
+                    note = " ".join(result.notes)
+                    yield {gallery: [(image, f"seed {seed}") for image, seed in zip(result.images, result.seeds)],
+                           used_map: result.maps[0] if result.maps else None, infotext: result.infotexts[0],
+                           last_seed: result.seeds[0], status: f"Done: {len(result.images)} image(s). {note}".strip(),
+                           finished: result}
+                else:
+                    progress((item.step, item.total), desc="Sampling")
+                    if item.step % PREVIEW_EVERY == 0 and item.latents is not None:
+                        yield {gallery: cheap_preview(item.latents, (run_settings.width // 2, run_settings.height // 2)),
+                               status: f"Step {item.step}/{item.total}"}
+
+    event = run.click(start, inputs=settings.inputs() | set().union(*(u.inputs() for u in units)),
+                      outputs={gallery, used_map, infotext, last_seed, status, cancel_state, finished},
+                      concurrency_id=GPU, concurrency_limit=1, api_visibility="private")
+    stop.click(lambda token: token.cancel() if token else None, cancel_state, None, queue=False, api_visibility="private")
+    stop.click(None, None, None, cancels=[event], api_visibility="private")
+    reuse_seed.click(lambda seed: seed, last_seed, settings.seed, queue=False, api_visibility="private")
+    random_seed.click(lambda: -1, None, settings.seed, queue=False, api_visibility="private")
+    match_aspect.click(_match_aspect, [units[0].image, settings.width, settings.height], [settings.width, settings.height],
+                       queue=False, api_visibility="private")
+    return GenerateTab(settings, units, gallery, used_map, infotext, last_seed, finished, tab)
+
+
+def _match_aspect(image_path, width: int, height: int):
+    """Keep the longer side, set the other so the output has the control image's aspect (multiple of 8)."""
+    if not image_path:
+        raise gr.Error("Upload a control image in unit 0 first.")
+    from PIL import Image
+
+    with Image.open(image_path) as image:
+        w, h = image.size
+    longest = max(int(width), int(height))
+    if w >= h:
+        return longest, max(64, round(longest * h / w / 8) * 8)
+    return max(64, round(longest * w / h / 8) * 8), longest
+

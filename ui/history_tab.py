@@ -1,0 +1,117 @@
+"""History tab: this session's results, newest first, plus PNG info for any image (ours or A1111's)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import gradio as gr
+from PIL import Image
+
+from pipelines.infotext import parse_infotext, request_from_infotext
+from pipelines.requests import RequestError
+from ui.errors import user_errors
+from ui.generate_tab import GenerateTab
+
+HISTORY_LIMIT = 200
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    image: Image.Image
+    infotext: str
+    map: Image.Image | None
+
+
+def read_png_info(path: str | None) -> tuple[str, dict]:
+    """The `parameters` text of a PNG (or JPEG/WebP comment) and its parsed fields."""
+    if not path:
+        return "", {}
+    try:
+        with Image.open(path) as image:
+            text = image.info.get("parameters") or image.info.get("comment") or ""
+    except (OSError, ValueError):
+        raise RequestError("That file is not an image we can read; drop a PNG made by this app or A1111.") from None
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    if not text:
+        return "", {}
+    parsed = parse_infotext(text)
+    return text, {"prompt": parsed.prompt, "negative_prompt": parsed.negative_prompt, **parsed.params, "units": parsed.units}
+
+
+def settings_updates(generate: GenerateTab, infotext: str) -> dict:
+    """Put an infotext's settings back into the Generate tab (prompt, sampler, seed, size, unit 0 settings)."""
+    request = request_from_infotext(infotext)
+    s = generate.settings
+    updates = {s.prompt: request.prompt, s.negative_prompt: request.negative_prompt, s.steps: request.steps,
+               s.cfg_scale: request.cfg_scale, s.sampler: request.sampler, s.seed: request.seed, s.width: request.width,
+               s.height: request.height, s.batch_size: request.batch_size}
+    for unit, controls in zip(request.units, generate.units):
+        updates.update({controls.enabled: True, controls.module: unit.module, controls.weight: unit.weight,
+                        controls.guidance_start: unit.guidance_start, controls.guidance_end: unit.guidance_end,
+                        controls.control_mode: unit.control_mode, controls.resize_mode: unit.resize_mode,
+                        controls.processor_res: unit.processor_res, controls.pixel_perfect: unit.pixel_perfect,
+                        controls.model: unit.model or ""})
+        if unit.threshold_a is not None:
+            updates[controls.threshold_a] = unit.threshold_a
+        if unit.threshold_b is not None:
+            updates[controls.threshold_b] = unit.threshold_b
+    return updates
+
+
+def _targets(generate: GenerateTab) -> set:
+    s = generate.settings
+    targets = {s.prompt, s.negative_prompt, s.steps, s.cfg_scale, s.sampler, s.seed, s.width, s.height, s.batch_size}
+    for c in generate.units:
+        targets |= {c.enabled, c.module, c.weight, c.guidance_start, c.guidance_end, c.control_mode, c.resize_mode,
+                    c.processor_res, c.pixel_perfect, c.model, c.threshold_a, c.threshold_b}
+    return targets
+
+
+def build_history_tab(generate: GenerateTab, tabs: gr.Tabs) -> gr.Tab:
+    with gr.Tab("History", id="history") as tab:
+        entries = gr.State([])
+        with gr.Row():
+            with gr.Column(scale=2):
+                gallery = gr.Gallery(label="This session, newest first", format="png", columns=4, height=480, elem_id="history-gallery")
+            with gr.Column(scale=1):
+                chosen_text = gr.Textbox(label="Infotext", lines=6, interactive=False, elem_id="history-infotext")
+                chosen_map = gr.Image(label="Map used", format="png", interactive=False, height=220)
+                send = gr.Button("Send to Generate", elem_id="history-send")
+        gr.Markdown("### PNG info\nDrop any PNG made by this app or by AUTOMATIC1111 to read its parameters.")
+        with gr.Row():
+            upload = gr.File(label="PNG", file_types=["image"], type="filepath", elem_id="pnginfo-file")
+            with gr.Column():
+                info_text = gr.Textbox(label="Parameters", lines=6, interactive=False, elem_id="pnginfo-text")
+                info_fields = gr.JSON(label="Fields")
+                send_info = gr.Button("Send to Generate", elem_id="pnginfo-send")
+
+    def remember(result, history: list):
+        if result is None:
+            return history, gr.skip()
+        new = [HistoryEntry(image, text, result.maps[0] if result.maps else None)
+               for image, text in zip(result.images, result.infotexts)]
+        history = (new[::-1] + history)[:HISTORY_LIMIT]
+        return history, [(entry.image, entry.infotext.split("\n")[0][:60]) for entry in history]
+
+    def select(history: list, event: gr.SelectData):
+        entry = history[event.index]
+        return entry.infotext, entry.map
+
+    def send_back(text: str):
+        if not text:
+            raise gr.Error("Pick an image with parameters first.")
+        with user_errors():
+            return {**settings_updates(generate, text), tabs: gr.Tabs(selected="generate")}
+
+    def show_info(path):
+        with user_errors():
+            return read_png_info(path)
+
+    generate.finished.change(remember, [generate.finished, entries], [entries, gallery], queue=False, api_visibility="private")
+    gallery.select(select, entries, [chosen_text, chosen_map], queue=False, api_visibility="private")
+    targets = _targets(generate)
+    send.click(send_back, chosen_text, targets | {tabs}, queue=False, api_visibility="private")
+    upload.change(show_info, upload, [info_text, info_fields], queue=False, api_visibility="private")
+    send_info.click(send_back, info_text, targets | {tabs}, queue=False, api_visibility="private")
+    return tab

@@ -1,0 +1,60 @@
+"""Run a blocking engine call on a worker thread and stream its step updates to a Gradio generator."""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from pipelines.engine import CancelToken, StepUpdate
+
+_POLL_SECONDS = 0.25
+_MAX_WAIT_SECONDS = 3600.0
+
+
+@dataclass(frozen=True)
+class Done:
+    """The job's return value, delivered after the last step update."""
+
+    value: Any
+
+
+def stream_job(work: Callable[[Callable[[StepUpdate], None], CancelToken], Any], cancel: CancelToken) -> Iterator[StepUpdate | Done]:
+    """Yield StepUpdates, then Done(result). If the consumer stops early (Stop, tab closed), cancel the job."""
+    updates: queue.Queue = queue.Queue(maxsize=256)
+    outcome: dict[str, Any] = {}
+
+    def on_step(update: StepUpdate) -> None:
+        try:
+            updates.put_nowait(update)
+        except queue.Full:  # a slow browser must never stall sampling; drop the preview
+            pass
+
+    def run() -> None:
+        try:
+            outcome["value"] = work(on_step, cancel)
+        except BaseException as error:  # handed to the consumer thread, which raises it
+            outcome["error"] = error
+
+    thread = threading.Thread(target=run, name="studio-job", daemon=True)
+    thread.start()
+    finished = False
+    try:
+        waited = 0.0
+        while thread.is_alive() and waited < _MAX_WAIT_SECONDS:
+            try:
+                yield updates.get(timeout=_POLL_SECONDS)
+            except queue.Empty:
+                waited += _POLL_SECONDS
+        if thread.is_alive():  # bounded: a job that outlives the wait is cancelled, not waited on forever
+            cancel.cancel()
+        thread.join(timeout=60)
+        finished = True
+    finally:
+        if not finished:
+            cancel.cancel()
+    if "error" in outcome:
+        raise outcome["error"]
+    yield Done(outcome.get("value"))

@@ -1,0 +1,36 @@
+"""The whole page: banner, tabs, API endpoints, and the queue settings that keep one job on the accelerator."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from pipelines.lazy import LazyEngine
+from preprocessors import Preprocessors
+from ui.api import register_api
+from ui.compare_tab import build_compare_tab
+from ui.generate_tab import build_generate_tab
+from ui.history_tab import build_history_tab
+from ui.models_tab import banner_text, build_models_tab
+from ui.studio import Studio
+
+TITLE = "ControlNet Studio"
+
+
+def build_demo(studio: Studio, queue_size: int = 16) -> gr.Blocks:
+    """Build the Blocks app around one Studio (which holds the one engine)."""
+    engine: LazyEngine = studio.engine
+    annotators: Preprocessors = studio.annotators
+    with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
+        gr.Markdown(f"# {TITLE}\nType a prompt, upload a control image, pick a condition — then compare conditions side by side.")
+        banner = gr.Markdown(banner_text(engine), elem_id="banner")
+        with gr.Tabs(selected="generate") as tabs:
+            generate = build_generate_tab(studio, studio.limits)
+            build_compare_tab(studio, studio.limits)
+            build_history_tab(generate, tabs)
+            build_models_tab(engine, annotators, banner)
+        timer = gr.Timer(2.0)
+        timer.tick(lambda: banner_text(engine), None, banner, queue=False, api_visibility="private")
+        demo.load(lambda: banner_text(engine), None, banner, queue=False, api_visibility="private")
+        register_api(studio)
+    demo.queue(max_size=queue_size, default_concurrency_limit=1)
+    return demo

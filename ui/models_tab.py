@@ -1,0 +1,79 @@
+"""Models tab: what is loaded, loading or missing, with the exact fix, and memory in use."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from pipelines.controlnets import CONTROLNET_MODELS
+from pipelines.lazy import LazyEngine
+from pipelines.tiny import UNTRAINED_NOTICE
+from preprocessors import Preprocessors
+from ui.errors import user_errors
+
+
+def banner_text(engine: LazyEngine) -> str:
+    """The line at the top of every page: loading, failed (and how to fix), or the untrained notice."""
+    state = engine.state
+    if state.phase == "loading":
+        return f"**Loading.** {state.message} The page works meanwhile; jobs start when the model is ready."
+    if state.phase == "failed":
+        return f"**Model not loaded.** {state.message} Open the **Models** tab and press *Use the built-in tiny model* to try the app now."
+    if state.model == "tiny":
+        return f"**Untrained demo model.** {UNTRAINED_NOTICE}"
+    return ""
+
+
+def controlnet_rows(engine: LazyEngine) -> list[list[str]]:
+    resident = set()
+    if engine.state.phase == "ready":
+        resident = set(engine.get().controlnets.resident())
+    return [[condition, repo, "resident" if repo in resident else "loads on first use"] for condition, repo in CONTROLNET_MODELS.items()]
+
+
+def annotator_rows(annotators: Preprocessors) -> list[list[str]]:
+    rows = []
+    for status in annotators.status():
+        fix = getattr(status, "command", "") or ""
+        rows.append([status.name, status.family, status.state, fix])
+    return rows
+
+
+def build_models_tab(engine: LazyEngine, annotators: Preprocessors, banner: gr.Markdown) -> gr.Tab:
+    with gr.Tab("Models", id="models") as tab:
+        summary = gr.JSON(label="Base model, device, memory", elem_id="models-summary")
+        controlnets = gr.Dataframe(headers=["condition", "ControlNet", "state"], label="ControlNets", interactive=False)
+        annotator_table = gr.Dataframe(headers=["preprocessor", "family", "state", "how to fetch"], label="Preprocessors",
+                                       interactive=False, wrap=True)
+        with gr.Row():
+            refresh = gr.Button("Refresh")
+            unload = gr.Button("Unload ControlNets and annotators")
+            use_tiny = gr.Button("Use the built-in tiny model", elem_id="use-tiny")
+
+    def summary_value() -> dict:
+        state = engine.state
+        info = {"model": state.model, "phase": state.phase, "message": state.message}
+        if state.phase == "ready":
+            info.update(engine.get().status())
+        return info
+
+    def refresh_all():
+        return summary_value(), controlnet_rows(engine), annotator_rows(annotators)
+
+    def unload_all():
+        with user_errors():
+            if engine.state.phase == "ready":
+                engine.get().unload_controlnets()
+            annotators.unload()
+        return refresh_all()
+
+    def switch_to_tiny():
+        with user_errors():
+            engine.switch("tiny")
+        return (*refresh_all(), banner_text(engine))
+
+    outputs = [summary, controlnets, annotator_table]
+    tab.select(refresh_all, None, outputs, queue=False, api_visibility="private")
+    refresh.click(refresh_all, None, outputs, queue=False, api_visibility="private")
+    unload.click(unload_all, None, outputs, concurrency_id="gpu", api_visibility="private")
+    use_tiny.click(switch_to_tiny, None, [*outputs, banner], concurrency_id="gpu", api_visibility="private")
+    return tab
