@@ -31,6 +31,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--controlnet-cache", type=int, default=7, help="ControlNets kept in memory at once")
     parser.add_argument("--queue-size", type=int, default=16, help="jobs that may wait; more get a 'busy' message")
     parser.add_argument("--max-file-size", default="20mb", help="largest upload accepted")
+    parser.add_argument("--preview-every", type=int, default=4, help="live preview every N steps (0 = off)")
+    parser.add_argument("--no-taesd", action="store_true", help="previews without TAESD (cheap approximation only)")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the UNet on CUDA (slow first job)")
+    parser.add_argument("--vae-tiling", action="store_true", help="decode in tiles to save GPU memory")
     return parser.parse_args(argv)
 
 
@@ -90,7 +94,9 @@ def main(argv: list[str] | None = None) -> None:
 
     def factory(model: str) -> Engine:
         return Engine.load(model, device=args.device, outputs=outputs, allow_pickle=args.allow_pickle,
-                           controlnet_overrides=overrides, controlnet_cache=args.controlnet_cache, limits=limits)
+                           controlnet_overrides=overrides, controlnet_cache=args.controlnet_cache, limits=limits,
+                           preview_every=args.preview_every, taesd=not args.no_taesd, compile_unet=args.compile,
+                           vae_tiling=args.vae_tiling)
 
     engine = LazyEngine(args.model, factory)
     annotator_device = "cuda" if args.device in ("auto", "cuda") and _cuda_available() else "cpu"

@@ -22,6 +22,7 @@ from pipelines.outputs import OutputWriter, with_parameters
 from pipelines.prompts import encode_prompt_pair
 from pipelines.requests import MAX_SEED, ControlUnit, GenerationRequest, GenerationResult, validate_request
 from pipelines.samplers import build_scheduler
+from pipelines.speed import DraftMode, PreviewDecoder, optimize_for_cuda
 
 log = logging.getLogger(__name__)
 __all__ = ["Engine", "GenerationError", "JobCancelled", "CancelToken", "StepUpdate"]
@@ -33,11 +34,11 @@ class GenerationError(RuntimeError):
 
 @dataclass(frozen=True)
 class StepUpdate:
-    """Progress of the running job, reported after every sampler step."""
+    """Progress of the running job, reported after every sampler step (with preview images every few steps)."""
 
     step: int
     total: int
-    latents: torch.Tensor | None = None
+    previews: list[Image.Image] | None = None
 
 
 class CancelToken:
@@ -61,32 +62,45 @@ class Engine:
     """Owns the base model, the ControlNet store and the lock that keeps one job on the accelerator."""
 
     def __init__(self, base: BaseModel, controlnets: ControlNetStore, writer: OutputWriter | None = None,
-                 limits: Limits = DEFAULT_LIMITS, matrix_batch: int = 8):
+                 limits: Limits = DEFAULT_LIMITS, matrix_batch: int = 8, preview_every: int = 0,
+                 previews: PreviewDecoder | None = None):
         self.base = base
         self.controlnets = controlnets
         self.writer = writer or OutputWriter(None)
         self.limits = limits
         self.matrix_batch = max(1, matrix_batch)
+        self.preview_every = preview_every
+        self.previews = previews or PreviewDecoder(base.device, base.dtype)
+        self.draft = DraftMode(base)
         self._lock = threading.Lock()
         self._map_processor = None
 
     @classmethod
     def load(cls, model: str = "tiny", device: str = "auto", outputs=None, allow_pickle: bool = False,
              controlnet_overrides: dict[str, str] | None = None, controlnet_cache: int = 7,
-             limits: Limits = DEFAULT_LIMITS) -> "Engine":
+             limits: Limits = DEFAULT_LIMITS, preview_every: int = 0, taesd: bool = True,
+             compile_unet: bool = False, vae_tiling: bool = False) -> "Engine":
         """Build the engine the app serves; with `tiny`, the default ControlNets are tiny ones too."""
         torch_device, dtype = resolve_device(device)
         base = load_base(model, torch_device, dtype, allow_pickle=allow_pickle)
+        optimize_for_cuda(base, [], channels_last=True, compile_models=compile_unet)
+        if vae_tiling:
+            base.vae.enable_tiling()  # decode large images in tiles on small GPUs
 
         def loader(model_id: str, condition: str) -> torch.nn.Module:
             if base.is_tiny and model_id == CONTROLNET_MODELS.get(condition):
                 from pipelines.tiny import build_controlnet
 
-                return move(build_controlnet(condition), torch_device, dtype)
-            return load_controlnet(model_id, condition, torch_device, dtype, allow_pickle=allow_pickle)
+                net = move(build_controlnet(condition), torch_device, dtype)
+            else:
+                net = load_controlnet(model_id, condition, torch_device, dtype, allow_pickle=allow_pickle)
+            if torch_device.type == "cuda":
+                net.to(memory_format=torch.channels_last)
+            return net
 
         store = ControlNetStore(loader, capacity=controlnet_cache, overrides=controlnet_overrides)
-        return cls(base, store, OutputWriter(outputs), limits)
+        previews = PreviewDecoder(torch_device, dtype, use_taesd=taesd)
+        return cls(base, store, OutputWriter(outputs), limits, preview_every=preview_every, previews=previews)
 
     # -- public API -----------------------------------------------------------------------------------
     def generate(self, request: GenerationRequest, on_step: StepCallback | None = None,
@@ -162,7 +176,8 @@ class Engine:
                         generator = torch.Generator(device="cpu").manual_seed(seed)
                         rows.append(Row(generator, [p[0] for p in prepared]))
                     bookkeeping.append((cell_request, prepared, seeds))
-                latents = self._denoise_in_batches(request, rows, cond, uncond, on_step, cancel)
+                with self.draft.active(request.draft):
+                    latents = self._denoise_in_batches(request, rows, cond, uncond, on_step, cancel)
                 images = self._decode(latents)
             except torch.OutOfMemoryError as error:
                 _free_memory(base.device)
@@ -182,8 +197,12 @@ class Engine:
             scheduler.set_timesteps(request.steps, device=base.device)
 
             def report(step: int, total: int, latents: torch.Tensor, number: int = number) -> None:
-                if on_step is not None:
-                    on_step(StepUpdate(number * total + step, total * len(chunks), latents))
+                if on_step is None:
+                    return
+                previews = None
+                if self.preview_every and step % self.preview_every == 0 and step < total:
+                    previews = self.previews.decode(latents)
+                on_step(StepUpdate(number * total + step, total * len(chunks), previews))
 
             with torch.inference_mode():
                 outputs.append(denoise(

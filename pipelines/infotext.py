@@ -70,6 +70,8 @@ def build_infotext(request: GenerationRequest, seed: int, model_name: str, unit_
     ]
     if request.batch_size > 1:
         params.append(("Batch size", str(request.batch_size)))
+    if request.draft:
+        params.append(("Draft", "LCM-LoRA"))
     for index, (unit, name) in enumerate(zip(request.units, unit_models)):
         label = _model_label(unit.condition, name)
         params.append((f"ControlNet {index}", json.dumps(unit_text(unit, label), ensure_ascii=False)))
@@ -148,4 +150,5 @@ def request_from_infotext(text: str, control_image: Image.Image | None = None) -
         width=width,
         height=height,
         batch_size=int(p.get("Batch size", 1)),
+        draft=p.get("Draft") == "LCM-LoRA",
     )

@@ -52,6 +52,7 @@ class GenerationRequest:
     width: int = 512
     height: int = 512
     batch_size: int = 1
+    draft: bool = False  # LCM-LoRA fast draft: needs sampler "LCM", 4-8 steps, CFG <= 2
 
 
 @dataclass
@@ -117,6 +118,8 @@ def validate_request(request: GenerationRequest, limits: Limits = DEFAULT_LIMITS
         if value % 8:
             raise RequestError(f"{name} must be a multiple of 8 (got {value}); try {int(value) // 8 * 8 or 8}.")
     _number("batch_size", request.batch_size, 1, limits.max_batch, integer=True)
+    if request.draft and (request.sampler != "LCM" or request.cfg_scale > 2 or request.steps > 8):
+        raise RequestError("Draft mode runs LCM-LoRA: use sampler LCM, at most 8 steps and a CFG scale of at most 2.")
 
 
 def with_seed(request: GenerationRequest, seed: int) -> GenerationRequest:

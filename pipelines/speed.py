@@ -35,7 +35,7 @@ def _pipeline_view(base: BaseModel):
 
 
 class DraftMode:
-    """LCM-LoRA fused into nothing: loaded once as a PEFT adapter on the shared UNet, enabled per request."""
+    """LCM-LoRA loaded once as a PEFT adapter on the shared UNet (never fused), enabled only for draft jobs."""
 
     def __init__(self, base: BaseModel, repo: str = LCM_LORA):
         self.base = base

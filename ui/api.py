@@ -50,10 +50,11 @@ def register_api(studio: Studio) -> None:
                  control_mode: str = "Balanced", resize_mode: str = "Crop and Resize", processor_res: int = 512,
                  threshold_a: float | None = None, threshold_b: float | None = None, pixel_perfect: bool = False,
                  condition: str = "auto", steps: int = 20, cfg_scale: float = 7.0, sampler: str = "Euler a",
-                 seed: int = -1, width: int = 512, height: int = 512, batch_size: int = 1) -> tuple[list[FileData], FileData | None, str]:
+                 seed: int = -1, width: int = 512, height: int = 512, batch_size: int = 1,
+                 draft: bool = False) -> tuple[list[FileData], FileData | None, str]:
         """Generate with one ControlNet unit (module `none` = the image already is a map). Returns PNGs with infotext, the map used, the infotext."""
         with user_errors():
-            settings = Settings(prompt, negative_prompt, steps, cfg_scale, sampler, seed, width, height, batch_size)
+            settings = Settings(prompt, negative_prompt, steps, cfg_scale, sampler, seed, width, height, batch_size, draft)
             unit = UnitSettings(image, module, condition, model, weight, guidance_start, guidance_end, control_mode,
                                 resize_mode, processor_res, threshold_a, threshold_b, pixel_perfect, image is not None)
             result = studio.generate(settings, [unit])

@@ -7,14 +7,12 @@ from dataclasses import dataclass
 import gradio as gr
 
 from pipelines.engine import CancelToken
-from pipelines.previews import cheap_preview
 from preprocessors import families
 from ui.errors import user_errors
 from ui.jobs import Done, stream_job
 from ui.studio import Studio
 from ui.widgets import SettingsControls, UnitControls, prompt_controls, sampler_controls, slider_updates, unit_controls
 
-PREVIEW_EVERY = 4
 GPU = "gpu"
 
 
@@ -98,9 +96,8 @@ def build_generate_tab(studio: Studio, limits) -> GenerateTab:
                            finished: result}
                 else:
                     progress((item.step, item.total), desc="Sampling")
-                    if item.step % PREVIEW_EVERY == 0 and item.latents is not None:
-                        yield {gallery: cheap_preview(item.latents, (run_settings.width // 2, run_settings.height // 2)),
-                               status: f"Step {item.step}/{item.total}"}
+                    if item.previews:
+                        yield {gallery: item.previews, status: f"Step {item.step}/{item.total} (preview)"}
 
     event = run.click(start, inputs=settings.inputs() | set().union(*(u.inputs() for u in units)),
                       outputs={gallery, used_map, infotext, last_seed, status, cancel_state, finished},

@@ -55,6 +55,7 @@ class Settings:
     width: int = 512
     height: int = 512
     batch_size: int = 1
+    draft: bool = False
 
 
 @dataclass
@@ -116,7 +117,7 @@ class Studio:
         return GenerationRequest(
             prompt=settings.prompt, negative_prompt=settings.negative_prompt, units=units, steps=settings.steps,
             cfg_scale=settings.cfg_scale, sampler=settings.sampler, seed=settings.seed, width=settings.width,
-            height=settings.height, batch_size=settings.batch_size,
+            height=settings.height, batch_size=settings.batch_size, draft=settings.draft,
         )
 
     def generate(self, settings: Settings, units: list[UnitSettings], on_step: Callable[[StepUpdate], None] | None = None,

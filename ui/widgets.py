@@ -122,6 +122,7 @@ class SettingsControls:
     width: gr.Slider
     height: gr.Slider
     batch_size: gr.Slider
+    draft: gr.Checkbox
 
     def inputs(self) -> set:
         return set(self.__dict__.values())
@@ -131,6 +132,7 @@ class SettingsControls:
             prompt=data[self.prompt], negative_prompt=data[self.negative_prompt], steps=int(data[self.steps]),
             cfg_scale=float(data[self.cfg_scale]), sampler=data[self.sampler], seed=int(data[self.seed] if data[self.seed] is not None else -1),
             width=int(data[self.width]), height=int(data[self.height]), batch_size=int(data[self.batch_size]),
+            draft=bool(data[self.draft]),
         )
 
 
@@ -150,4 +152,11 @@ def sampler_controls(prompt: gr.Textbox, negative: gr.Textbox, limits: Limits, p
         height = gr.Slider(limits.min_side, limits.max_side, value=512, step=8, label="Height", elem_id=f"{prefix}-height")
         batch_size = gr.Slider(1, limits.max_batch, value=1, step=1, label="Batch size", elem_id=f"{prefix}-batch")
         seed = gr.Number(value=-1, precision=0, label="Seed (-1 = random)", elem_id=f"{prefix}-seed")
-    return SettingsControls(prompt, negative, sampler, steps, cfg_scale, seed, width, height, batch_size)
+    draft = gr.Checkbox(value=False, label="Fast draft (LCM-LoRA: LCM sampler, 6 steps, CFG 1.5)", elem_id=f"{prefix}-draft")
+    draft.input(_draft_defaults, draft, [sampler, steps, cfg_scale], queue=False, api_visibility="private")
+    return SettingsControls(prompt, negative, sampler, steps, cfg_scale, seed, width, height, batch_size, draft)
+
+
+def _draft_defaults(enabled: bool):
+    """Draft mode needs LCM settings; switching it off restores the usual defaults."""
+    return ("LCM", 6, 1.5) if enabled else ("Euler a", 20, 7.0)
