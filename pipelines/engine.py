@@ -166,8 +166,6 @@ class Engine:
         base = self.base
         with self._lock:
             try:
-                scheduler = build_scheduler(request.sampler, base.scheduler_config)
-                scheduler.set_timesteps(request.steps, device=base.device)
                 cond, uncond = encode_prompt_pair(base.text_encoder, base.tokenizer, request.prompt, request.negative_prompt, base.device)
                 rows, bookkeeping = [], []
                 for cell_request, units, seeds in cells:
@@ -182,8 +180,6 @@ class Engine:
             except torch.OutOfMemoryError as error:
                 _free_memory(base.device)
                 raise GenerationError("The GPU ran out of memory; try a smaller size, a smaller batch or fewer units.") from error
-            finally:
-                gc.collect()
         return self._results(bookkeeping, images)
 
     def _denoise_in_batches(self, request, rows, cond, uncond, on_step, cancel) -> torch.Tensor:
