@@ -98,7 +98,8 @@ def main(argv: list[str] | None = None) -> None:
                            preview_every=args.preview_every, taesd=not args.no_taesd, compile_unet=args.compile,
                            vae_tiling=args.vae_tiling)
 
-    engine = LazyEngine(args.model, factory)
+    # The default model falls back to `tiny` when it cannot be loaded (offline, no cache); an explicit choice does not.
+    engine = LazyEngine(args.model, factory, fallback="tiny" if args.model == DEFAULT_MODEL else None)
     annotator_device = "cuda" if args.device in ("auto", "cuda") and _cuda_available() else "cpu"
     studio = Studio(engine, Preprocessors(device=annotator_device, offline=args.offline or None), limits,
                     [Path(folder).resolve() for folder in args.models_dir])

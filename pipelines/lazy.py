@@ -29,8 +29,9 @@ class EngineState:
 class LazyEngine:
     """The one engine object app.py builds: loads on a thread, can fall back to (or switch to) `tiny`."""
 
-    def __init__(self, model: str, factory: Callable[[str], Engine]):
+    def __init__(self, model: str, factory: Callable[[str], Engine], fallback: str | None = None):
         self._factory = factory
+        self._fallback = fallback
         self._lock = threading.Lock()
         self._ready = threading.Event()
         self._engine: Engine | None = None
@@ -38,23 +39,28 @@ class LazyEngine:
 
     def start(self) -> threading.Thread:
         """Begin loading; returns the thread so tests and scripts can join it."""
-        thread = threading.Thread(target=self._load, args=(self._state.model,), name="engine-loader", daemon=True)
+        thread = threading.Thread(target=self._load, args=(self._state.model, self._fallback), name="engine-loader", daemon=True)
         thread.start()
         return thread
 
-    def _load(self, model: str) -> None:
+    def _load(self, model: str, fallback: str | None = None) -> None:
         try:
             engine = self._factory(model)
-        except ModelLoadError as error:
-            log.error("%s", error)
+        except Exception as error:  # a missing or broken checkpoint must not take the app down
+            if isinstance(error, ModelLoadError):
+                log.error("%s", error)
+                message = str(error)
+            else:
+                log.exception("loading %s failed", model)
+                message = f"Could not load {model!r} ({type(error).__name__}). Try --model tiny."
+            if fallback and fallback != model:
+                self._load(fallback)
+                with self._lock:
+                    if self._state.phase == "ready":  # say why we are not on the model that was asked for
+                        self._state = EngineState(fallback, "ready", message)
+                return
             with self._lock:
-                self._state = EngineState(model, "failed", str(error))
-            self._ready.set()
-            return
-        except Exception as error:  # a broken checkpoint must not take the app down
-            log.exception("loading %s failed", model)
-            with self._lock:
-                self._state = EngineState(model, "failed", f"Could not load {model!r}: {error}. Try --model tiny.")
+                self._state = EngineState(model, "failed", message)
             self._ready.set()
             return
         with self._lock:

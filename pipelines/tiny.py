@@ -105,7 +105,7 @@ def build_controlnet(condition: str):
     # Untrained ControlNets have zero-initialised output convolutions; make them non-zero so control has an effect.
     with torch.no_grad():
         for block in [*net.controlnet_down_blocks, net.controlnet_mid_block]:
-            torch.nn.init.normal_(block.weight, std=0.05)
+            torch.nn.init.normal_(block.weight, std=0.3)
     return net.eval()
 
 

@@ -56,13 +56,13 @@ def wait_for_http(url: str, process: subprocess.Popen, timeout_s: float = START_
     raise TimeoutError(f"{url} did not answer within {timeout_s:.0f} s")
 
 
-def start_app(tmp: Path, *extra: str, env: dict[str, str] | None = None) -> RunningApp:
+def start_app(tmp: Path, *extra: str, env: dict[str, str] | None = None, model: str | None = "tiny") -> RunningApp:
     """Launch `python app.py --model tiny --offline` (plus extra flags) and wait for the page."""
     port = free_port()
     log_path = tmp / f"app-{port}.log"
     outputs = tmp / f"outputs-{port}"
-    command = [sys.executable, str(ROOT / "app.py"), "--model", "tiny", "--offline", "--port", str(port),
-               "--outputs", str(outputs), *extra]
+    command = [sys.executable, str(ROOT / "app.py"), *(["--model", model] if model else []), "--offline",
+               "--port", str(port), "--outputs", str(outputs), *extra]
     environment = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", **(env or {})}
     handle = open(log_path, "w")
     process = subprocess.Popen(command, cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT, env=environment)

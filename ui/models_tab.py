@@ -18,6 +18,8 @@ def banner_text(engine: LazyEngine) -> str:
         return f"**Loading.** {state.message} The page works meanwhile; jobs start when the model is ready."
     if state.phase == "failed":
         return f"**Model not loaded.** {state.message} Open the **Models** tab and press *Use the built-in tiny model* to try the app now."
+    if state.model == "tiny" and state.message:
+        return f"**Running the built-in untrained tiny model instead.** {state.message}"
     if state.model == "tiny":
         return f"**Untrained demo model.** {UNTRAINED_NOTICE}"
     return ""
