@@ -43,10 +43,12 @@ def stream_job(work: Callable[[Callable[[StepUpdate], None], CancelToken], Any],
     finished = False
     try:
         waited = 0.0
-        while thread.is_alive() and waited < _MAX_WAIT_SECONDS:
+        while waited < _MAX_WAIT_SECONDS:
             try:
                 yield updates.get(timeout=_POLL_SECONDS)
             except queue.Empty:
+                if not thread.is_alive():
+                    break
                 waited += _POLL_SECONDS
         if thread.is_alive():  # bounded: a job that outlives the wait is cancelled, not waited on forever
             cancel.cancel()
