@@ -10,11 +10,13 @@ from PIL import Image
 
 from pipelines.controlnets import CONTROLNET_MODELS, short_name
 from pipelines.requests import ControlUnit, GenerationRequest
+from pipelines.samplers import SAMPLER_NAMES
 
 VERSION = "controlnet-studio 0.1"
 # A1111's parameter line: `Key: value` pairs separated by commas; a value may be a JSON-quoted string.
 _PARAM = re.compile(r'\s*(\w[\w \-/]+):\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$)')
 _UNIT_KEY = re.compile(r"^ControlNet (\d+)$")
+_HASH_SUFFIX = re.compile(r"\s*\[[0-9a-fA-F]{8,}\]$")
 
 
 def _quote(text: str) -> str:
@@ -34,7 +36,11 @@ def _unquote(text: str) -> str:
 
 
 def _number(value: float) -> str:
-    return f"{value:g}" if isinstance(value, float) else str(value)
+    """A1111's short form (7, 0.35) when it reads back exactly, else the shortest exact form (0.123456789)."""
+    if not isinstance(value, float):
+        return str(value)
+    short = f"{value:g}"
+    return short if float(short) == value else repr(value)
 
 
 def unit_text(unit: ControlUnit, model_name: str) -> str:
@@ -58,8 +64,31 @@ def _model_label(condition: str, model_id: str) -> str:
 
 
 def _model_from_label(condition: str, label: str) -> str | None:
+    label = _HASH_SUFFIX.sub("", label)  # A1111 writes `control_v11p_sd15_canny [d14c016b]`
     default = CONTROLNET_MODELS.get(condition)
-    return None if not label or (default and label == short_name(default)) else label
+    return None if label in ("", "None") or (default and label == short_name(default)) else label
+
+
+def _condition_for(unit: dict[str, str]) -> str:
+    """Ours write `Condition`; A1111's extension does not, so it is read off the model, then the module name."""
+    if unit.get("Condition"):
+        return unit["Condition"]
+    label = _HASH_SUFFIX.sub("", unit.get("Model", ""))
+    for condition, repo in CONTROLNET_MODELS.items():
+        if label == short_name(repo):
+            return condition
+    module = unit.get("Module", "")
+    for condition in sorted(CONTROLNET_MODELS, key=len, reverse=True):  # lineart_anime before lineart
+        if condition in module:
+            return condition
+    return "canny"
+
+
+def _sampler(params: dict[str, str]) -> str:
+    """A1111 >= 1.9 writes `Sampler: DPM++ 2M, Schedule type: Karras` for what it used to call `DPM++ 2M Karras`."""
+    name = params.get("Sampler", "Euler a")
+    combined = f"{name} {params.get('Schedule type', '')}"
+    return combined if combined in SAMPLER_NAMES else name
 
 
 def build_infotext(request: GenerationRequest, seed: int, model_name: str, unit_models: list[str]) -> str:
@@ -124,9 +153,9 @@ def request_from_infotext(text: str, control_image: Image.Image | None = None) -
     units = tuple(
         ControlUnit(
             image=blank,
-            condition=u.get("Condition", "canny"),
+            condition=_condition_for(u),
             module=u.get("Module", "none"),
-            model=_model_from_label(u.get("Condition", "canny"), u.get("Model", "")),
+            model=_model_from_label(_condition_for(u), u.get("Model", "")),
             weight=float(u.get("Weight", 1)),
             guidance_start=float(u.get("Guidance Start", 0)),
             guidance_end=float(u.get("Guidance End", 1)),
@@ -145,7 +174,7 @@ def request_from_infotext(text: str, control_image: Image.Image | None = None) -
         units=units,
         steps=int(p.get("Steps", 20)),
         cfg_scale=float(p.get("CFG scale", 7)),
-        sampler=p.get("Sampler", "Euler a"),
+        sampler=_sampler(p),
         seed=int(p.get("Seed", -1)),
         width=width,
         height=height,

@@ -1,0 +1,114 @@
+"""Faults a real GPU produces (NaN in half precision, out of memory) become sentences or retries, never a stuck engine."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+import torch
+
+from pipelines.engine import Engine, GenerationError
+from tests.pipelines.helpers import make_request, pixel_diff
+
+
+@pytest.fixture
+def own_engine() -> Engine:
+    """A private engine: these tests break its components on purpose."""
+    return Engine.load("tiny", device="cpu", taesd=False)
+
+
+@pytest.fixture(scope="module")
+def request_and_reference(control_image):
+    """A request and its normal float32 image, from an untouched engine."""
+    request = make_request(control_image, steps=3, seed=11)
+    reference = Engine.load("tiny", device="cpu", taesd=False).generate(request).images[0]
+    return request, reference
+
+
+def _nan_unless_float32(vae, always: bool = False):
+    """The fp16/bf16 VAE failure: decode gives NaN in reduced precision (or everywhere, when `always`)."""
+    original = vae.decode
+    calls: list[torch.dtype] = []
+
+    def decode(latents, *args, **kwargs):
+        calls.append(vae.dtype)
+        pixels = original(latents, *args, **kwargs)[0]
+        if always or vae.dtype != torch.float32:
+            pixels = torch.full_like(pixels, float("nan"))
+        return (pixels,)
+
+    return decode, calls
+
+
+def _fail_once(original, error: BaseException, on_call: int = 1):
+    calls = []
+
+    def wrapper(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == on_call:
+            raise error
+        return original(*args, **kwargs)
+
+    return wrapper, calls
+
+
+def test_nan_decode_in_low_precision_is_retried_in_float32(own_engine, request_and_reference, monkeypatch, caplog):
+    request, reference = request_and_reference
+    vae = own_engine.base.vae
+    vae.to(torch.bfloat16)
+    decode, calls = _nan_unless_float32(vae)
+    monkeypatch.setattr(vae, "decode", decode)
+    with caplog.at_level(logging.WARNING, logger="pipelines.engine"):
+        result = own_engine.generate(request)
+    assert calls == [torch.bfloat16, torch.float32]
+    image = np.asarray(result.images[0])
+    assert image.max() > 0 and image.std() > 1  # not the black (or flat) image NaN turns into
+    assert pixel_diff(result.images[0], reference) <= 2 / 255
+    assert any("NaN" in r.getMessage() and "float32" in r.getMessage() for r in caplog.records if r.levelno == logging.WARNING)
+    assert vae.dtype == torch.bfloat16  # the retry does not leave the model converted
+    assert not own_engine._lock.locked()
+
+
+def test_nan_that_persists_in_float32_is_a_sentence(own_engine, request_and_reference, monkeypatch):
+    request, reference = request_and_reference
+    decode, _ = _nan_unless_float32(own_engine.base.vae, always=True)
+    monkeypatch.setattr(own_engine.base.vae, "decode", decode)
+    with pytest.raises(GenerationError, match=r"invalid \(NaN\) image even in float32; try another seed"):
+        own_engine.generate(request)
+    assert not own_engine._lock.locked()
+    monkeypatch.undo()
+    assert pixel_diff(own_engine.generate(request).images[0], reference) == 0
+
+
+def test_nan_latents_from_the_unet_are_a_sentence(own_engine, request_and_reference, monkeypatch):
+    request, _ = request_and_reference
+    unet = own_engine.base.unet
+    original = unet.forward
+    monkeypatch.setattr(unet, "forward", lambda *a, **k: (torch.full_like(original(*a, **k)[0], float("nan")),))
+    with pytest.raises(GenerationError, match="NaN.*while denoising"):
+        own_engine.generate(request)
+    assert not own_engine._lock.locked()
+
+
+@pytest.mark.parametrize("part", ["unet", "vae"])
+def test_out_of_memory_once_is_a_sentence_and_the_next_job_runs(own_engine, request_and_reference, monkeypatch, part):
+    request, reference = request_and_reference
+    module = getattr(own_engine.base, part)
+    oom = torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+    if part == "unet":  # the second denoising step, mid-job
+        wrapper, calls = _fail_once(module.forward, oom, on_call=2)
+        monkeypatch.setattr(module, "forward", wrapper)
+    else:
+        wrapper, calls = _fail_once(module.decode, oom)
+        monkeypatch.setattr(module, "decode", wrapper)
+    with pytest.raises(GenerationError) as error:
+        own_engine.generate(request)
+    message = str(error.value)
+    assert "out of memory" in message and "smaller" in message and "Tried to allocate" not in message
+    assert isinstance(error.value.__cause__, torch.OutOfMemoryError)
+    assert not own_engine._lock.locked()
+    after = own_engine.generate(request)  # the wrapper now passes through: the engine recovered
+    assert len(calls) > (request.steps if part == "unet" else 1)
+    assert pixel_diff(after.images[0], reference) == 0
+    assert not own_engine._lock.locked()

@@ -1,0 +1,71 @@
+"""Server-side validation: every bad field is refused with a sentence naming it; -1 seeds become concrete."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from pipelines.infotext import parse_infotext, request_from_infotext
+from pipelines.requests import RequestError
+from tests.pipelines.helpers import make_request, pixel_diff
+
+
+def _unit(request, **changes):
+    return replace(request, units=(replace(request.units[0], **changes),))
+
+
+BAD_REQUESTS = [
+    *[({side: value}, side) for side in ("width", "height") for value in (513, 0, -8, 100_000)],
+    ({"steps": 0}, "steps"),
+    ({"steps": 10_000}, "steps"),
+    ({"cfg_scale": float("nan")}, "cfg_scale"),
+    ({"cfg_scale": float("inf")}, "cfg_scale"),
+    ({"batch_size": 0}, "batch_size"),
+    ({"batch_size": 1000}, "batch_size"),
+    ({"sampler": "Euler z"}, "sampler"),
+    ({"prompt": "x" * 1_000_000}, "prompt"),
+    ({"negative_prompt": "y" * 1_000_000}, "negative_prompt"),
+    ({"seed": -2}, "seed"),
+    ({"steps": 2.5}, "steps"),
+]
+BAD_UNITS = [
+    ({"control_mode": "Prompt rules"}, "control_mode"),
+    ({"resize_mode": "Stretch"}, "resize_mode"),
+    ({"guidance_start": 0.8, "guidance_end": 0.2}, "guidance_start"),
+    ({"weight": float("nan")}, "weight"),
+    ({"processor_res": 10}, "processor_res"),
+]
+
+
+@pytest.mark.parametrize(("changes", "field"), BAD_REQUESTS, ids=[f"{f}={str(list(c.values())[0])[:12]}" for c, f in BAD_REQUESTS])
+def test_bad_request_fields_are_named(engine, control_image, changes, field):
+    with pytest.raises(RequestError) as error:
+        engine.generate(make_request(control_image, **changes))
+    message = str(error.value)
+    assert field in message and message.endswith(".") and len(message) < 400
+    assert not engine._lock.locked()
+
+
+@pytest.mark.parametrize(("changes", "field"), BAD_UNITS, ids=[f for _, f in BAD_UNITS])
+def test_bad_unit_fields_are_named(engine, control_image, changes, field):
+    with pytest.raises(RequestError, match=f"ControlNet unit 0 {field}"):
+        engine.generate(_unit(make_request(control_image), **changes))
+    with pytest.raises(RequestError, match=field):
+        engine.compare(make_request(control_image, units=()), [_unit(make_request(control_image), **changes).units[0]])
+
+
+def test_a_unit_without_an_image_is_refused(engine, control_image):
+    with pytest.raises(RequestError, match="unit 0 has no control image"):
+        engine.generate(_unit(make_request(control_image), image=None))
+
+
+def test_seed_minus_one_is_recorded_and_reproduces_the_image(engine, control_image):
+    request = make_request(control_image, seed=-1, steps=3, sampler="Euler a")
+    first = engine.generate(request)
+    seed = first.request.seed
+    assert 0 <= seed <= 2**32 - 1 and first.seeds == [seed]
+    assert parse_infotext(first.infotexts[0]).params["Seed"] == str(seed)
+    again = engine.generate(request_from_infotext(first.infotexts[0], control_image))
+    assert again.seeds == [seed]
+    assert pixel_diff(first.images[0], again.images[0]) == 0
