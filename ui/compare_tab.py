@@ -10,7 +10,7 @@ from preprocessors import families
 from ui.errors import user_errors
 from ui.jobs import Done, stream_job
 from ui.studio import Studio, UnitSettings
-from ui.widgets import prompt_controls, sampler_controls
+from ui.widgets import prompt_row, sampler_controls, wire_stop
 
 GPU = "gpu"
 
@@ -28,12 +28,7 @@ def build_compare_tab(studio: Studio, limits) -> gr.Tab:
     with gr.Tab("Compare", id="compare") as tab:
         gr.Markdown("Run one control image through several conditions with the **same prompt, seed and settings**, "
                     "and see each map above its result.")
-        with gr.Row():
-            with gr.Column(scale=3):
-                prompt, negative = prompt_controls("cmp")
-            with gr.Column(scale=1, min_width=180):
-                run = gr.Button("Run comparison", variant="primary", elem_id="compare-button")
-                stop = gr.Button("Stop", variant="stop", elem_id="compare-stop")
+        prompt, negative, run, stop = prompt_row("cmp", "Run comparison", "compare-button", "compare-stop")
         with gr.Row():
             with gr.Column(scale=1):
                 image = gr.Image(label="Control image", type="filepath", height=280, elem_id="compare-image")
@@ -70,8 +65,7 @@ def build_compare_tab(studio: Studio, limits) -> gr.Tab:
     inputs = settings.inputs() | {image, conditions, weight, control_mode, resize_mode}
     event = run.click(start, inputs=inputs, outputs={matrix, grid, status, cancel_state}, concurrency_id=GPU,
                       concurrency_limit=1, api_visibility="private")
-    stop.click(lambda token: token.cancel() if token else None, cancel_state, None, queue=False, api_visibility="private")
-    stop.click(None, None, None, cancels=[event], api_visibility="private")
+    wire_stop(stop, cancel_state, event)
     return tab
 
 

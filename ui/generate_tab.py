@@ -11,7 +11,7 @@ from preprocessors import families
 from ui.errors import user_errors
 from ui.jobs import Done, stream_job
 from ui.studio import Studio
-from ui.widgets import SettingsControls, UnitControls, prompt_controls, sampler_controls, slider_updates, unit_controls
+from ui.widgets import SettingsControls, UnitControls, prompt_row, sampler_controls, slider_updates, unit_controls, wire_stop
 
 GPU = "gpu"
 
@@ -54,12 +54,7 @@ def _wire_unit(studio: Studio, unit: UnitControls) -> None:
 def build_generate_tab(studio: Studio, limits) -> GenerateTab:
     """Layout first, wiring at the bottom."""
     with gr.Tab("Generate", id="generate") as tab:
-        with gr.Row():
-            with gr.Column(scale=3):
-                prompt, negative = prompt_controls("gen")
-            with gr.Column(scale=1, min_width=180):
-                run = gr.Button("Generate", variant="primary", elem_id="generate-button")
-                stop = gr.Button("Stop", variant="stop", elem_id="generate-stop")
+        prompt, negative, run, stop = prompt_row("gen", "Generate", "generate-button", "generate-stop")
         with gr.Row():
             with gr.Column(scale=1):
                 settings = sampler_controls(prompt, negative, limits, "gen")
@@ -102,8 +97,7 @@ def build_generate_tab(studio: Studio, limits) -> GenerateTab:
     event = run.click(start, inputs=settings.inputs() | set().union(*(u.inputs() for u in units)),
                       outputs={gallery, used_map, infotext, last_seed, status, cancel_state, finished},
                       concurrency_id=GPU, concurrency_limit=1, api_visibility="private")
-    stop.click(lambda token: token.cancel() if token else None, cancel_state, None, queue=False, api_visibility="private")
-    stop.click(None, None, None, cancels=[event], api_visibility="private")
+    wire_stop(stop, cancel_state, event)
     reuse_seed.click(lambda seed: seed, last_seed, settings.seed, queue=False, api_visibility="private")
     random_seed.click(lambda: -1, None, settings.seed, queue=False, api_visibility="private")
     match_aspect.click(_match_aspect, [units[0].image, settings.width, settings.height], [settings.width, settings.height],

@@ -136,10 +136,23 @@ class SettingsControls:
         )
 
 
-def prompt_controls(prefix: str) -> tuple[gr.Textbox, gr.Textbox]:
-    prompt = gr.Textbox(label="Prompt", lines=2, placeholder="a cozy cabin in a snowy forest, golden hour", elem_id=f"{prefix}-prompt")
-    negative = gr.Textbox(label="Negative prompt", lines=1, value="lowres, blurry, bad anatomy", elem_id=f"{prefix}-negative")
-    return prompt, negative
+def prompt_row(prefix: str, run_label: str, run_id: str, stop_id: str) -> tuple[gr.Textbox, gr.Textbox, gr.Button, gr.Button]:
+    """Prompt and negative prompt beside the run and Stop buttons, as every tab that generates lays them out."""
+    with gr.Row():
+        with gr.Column(scale=3):
+            prompt = gr.Textbox(label="Prompt", lines=2, placeholder="a cozy cabin in a snowy forest, golden hour",
+                                elem_id=f"{prefix}-prompt")
+            negative = gr.Textbox(label="Negative prompt", lines=1, value="lowres, blurry, bad anatomy", elem_id=f"{prefix}-negative")
+        with gr.Column(scale=1, min_width=180):
+            run = gr.Button(run_label, variant="primary", elem_id=run_id)
+            stop = gr.Button("Stop", variant="stop", elem_id=stop_id)
+    return prompt, negative, run, stop
+
+
+def wire_stop(stop: gr.Button, cancel_state: gr.State, event) -> None:
+    """Stop flags this session's job (so the engine halts within a step) and cancels its Gradio event."""
+    stop.click(lambda token: token.cancel() if token else None, cancel_state, None, queue=False, api_visibility="private")
+    stop.click(None, None, None, cancels=[event], api_visibility="private")
 
 
 def sampler_controls(prompt: gr.Textbox, negative: gr.Textbox, limits: Limits, prefix: str) -> SettingsControls:
