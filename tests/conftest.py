@@ -21,3 +21,11 @@ import pytest  # noqa: E402
 def hub_cache() -> Path:
     """The offline hub cache every test and test server reads from."""
     return _HUB
+
+
+@pytest.fixture(scope="session")
+def annotators_ready(hub_cache) -> Path:
+    """Random-weight annotators of the real architectures, in the hub cache everything reads offline."""
+    from tests.annotator_cache import build_annotator_cache
+
+    return build_annotator_cache(hub_cache)

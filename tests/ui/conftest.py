@@ -9,14 +9,6 @@ from tests.server import start_app
 
 
 @pytest.fixture(scope="session")
-def annotators_ready(hub_cache):
-    """Random-weight annotators of the real architectures, in the hub cache the app reads offline."""
-    from tests.annotator_cache import build_annotator_cache
-
-    return build_annotator_cache(hub_cache)
-
-
-@pytest.fixture(scope="session")
 def app(tmp_path_factory, annotators_ready):
     running = start_app(tmp_path_factory.mktemp("app"))
     yield running

@@ -1,0 +1,113 @@
+"""Adapters from a registry spec to a controlnet-aux detector (or transformers, for Depth Anything).
+
+Each adapter is: load(folder, device) -> detector, and run(detector, image, res, a, b, options) -> PIL.
+controlnet-aux submodules are imported lazily: importing the package top level costs ~10 s.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps
+
+Runner = Callable[..., Image.Image]
+
+
+@dataclass(frozen=True)
+class Adapter:
+    load: Callable[[Path | None, str], object]
+    run: Runner
+
+
+def _aux(module: str, name: str):
+    return getattr(__import__(f"controlnet_aux.{module}", fromlist=[name]), name)
+
+
+def _pretrained(module: str, name: str, **kwargs) -> Callable[[Path | None, str], object]:
+    def load(folder: Path | None, device: str) -> object:
+        return _aux(module, name).from_pretrained(str(folder), **kwargs).to(device)
+    return load
+
+
+def _call(detector, image, res, a, b, **options) -> Image.Image:
+    return detector(image, detect_resolution=res, image_resolution=res, output_type="pil", **options)
+
+
+def _canny(detector, image, res, a, b, **options) -> Image.Image:
+    return detector(image, low_threshold=int(a), high_threshold=int(b), detect_resolution=res, image_resolution=res, output_type="pil")
+
+
+def _lineart_standard(detector, image, res, a, b, **options) -> Image.Image:
+    return detector(image, guassian_sigma=float(a), intensity_threshold=int(b), detect_resolution=res, output_type="pil")
+
+
+def _lineart_anime(detector, image, res, a, b, denoise: bool = False) -> Image.Image:
+    if denoise:
+        # A1111 runs a separate MangaLine network here, which controlnet-aux does not ship; we keep the
+        # idea (suppress screentone and JPEG noise before tracing lines) with an edge-preserving filter.
+        import cv2
+
+        image = Image.fromarray(cv2.bilateralFilter(np.asarray(image), 9, 60, 60))
+    return _call(detector, image, res, a, b)
+
+
+def _teed(detector, image, res, a, b, **options) -> Image.Image:
+    return detector(image, detect_resolution=res, safe_steps=int(a), output_type="pil")
+
+
+def _depth_anything_load(folder: Path | None, device: str) -> object:
+    from transformers import AutoImageProcessor, AutoModelForDepthEstimation
+
+    processor = AutoImageProcessor.from_pretrained(str(folder))
+    model = AutoModelForDepthEstimation.from_pretrained(str(folder)).to(device).eval()
+    return processor, model
+
+
+def _depth_anything(detector, image, res, a, b, **options) -> Image.Image:
+    """Relative inverse depth (large = near), min-max scaled so near is bright, as the depth ControlNet expects."""
+    import torch
+
+    processor, model = detector
+    resized = image.resize((res, max(1, round(image.height * res / image.width)))) if image.width < image.height else \
+        image.resize((max(1, round(image.width * res / image.height)), res))
+    inputs = processor(images=resized, return_tensors="pt").to(model.device)
+    with torch.no_grad():
+        depth = model(**inputs).predicted_depth[:, None]
+    depth = torch.nn.functional.interpolate(depth, size=resized.size[::-1], mode="bicubic", align_corners=False)[0, 0]
+    depth = depth - depth.min()
+    peak = float(depth.max())
+    depth = (depth / peak * 255 if peak > 0 else depth).round().clamp(0, 255).byte().cpu().numpy()
+    return Image.fromarray(depth).convert("RGB")
+
+
+def _none(detector, image, res, a, b, **options) -> Image.Image:
+    return image
+
+
+def _invert(detector, image, res, a, b, **options) -> Image.Image:
+    return ImageOps.invert(image.convert("RGB"))
+
+
+def _no_weights(factory: Callable[[], object]) -> Callable[[Path | None, str], object]:
+    return lambda folder, device: factory()
+
+
+ADAPTERS: dict[str, Adapter] = {
+    "canny": Adapter(_no_weights(lambda: _aux("canny", "CannyDetector")()), _canny),
+    "lineart_standard": Adapter(_no_weights(lambda: _aux("lineart_standard", "LineartStandardDetector")()), _lineart_standard),
+    "lineart": Adapter(_pretrained("lineart", "LineartDetector"), _call),
+    "lineart_anime": Adapter(_pretrained("lineart_anime", "LineartAnimeDetector"), _lineart_anime),
+    "pidinet": Adapter(_pretrained("pidi", "PidiNetDetector"), _call),
+    "hed": Adapter(_pretrained("hed", "HEDdetector"), _call),
+    "teed": Adapter(_pretrained("teed", "TEEDdetector", filename="5_model.pth"), _teed),
+    "openpose": Adapter(_pretrained("open_pose", "OpenposeDetector"), _call),
+    "midas": Adapter(_pretrained("midas", "MidasDetector"), _call),
+    "zoe": Adapter(_pretrained("zoe", "ZoeDetector"), _call),
+    "normal_bae": Adapter(_pretrained("normalbae", "NormalBaeDetector"), _call),
+    "depth_anything": Adapter(_depth_anything_load, _depth_anything),
+    "none": Adapter(_no_weights(lambda: None), _none),
+    "invert": Adapter(_no_weights(lambda: None), _invert),
+}

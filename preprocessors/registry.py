@@ -1,0 +1,133 @@
+"""The preprocessor registry as data: one frozen spec per name (A1111 module names), built once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+ANNOTATORS = "lllyasviel/Annotators"
+DEPTH_ANYTHING = "depth-anything/Depth-Anything-V2-Small-hf"
+TEED_REPO = "fal-ai/teed"
+FAMILIES = ("Canny", "Line_Art", "Soft_Edge", "Pose", "Depth", "Normal", "Other")
+
+
+class PreprocessorError(ValueError):
+    """A preprocessor request that cannot run; the message is one sentence for the user."""
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """A tunable parameter as A1111's API exposes it (threshold_a / threshold_b), with its slider range."""
+
+    label: str
+    default: float
+    minimum: float
+    maximum: float
+    step: float
+
+
+@dataclass(frozen=True)
+class WeightSpec:
+    """Where a detector's weights live on the hub, and roughly how big they are."""
+
+    repo: str
+    filenames: tuple[str, ...]
+    size_mb: float
+
+    def fetch_command(self) -> str:
+        return f"hf download {self.repo} {' '.join(self.filenames)}"
+
+
+@dataclass(frozen=True)
+class PreprocessorSpec:
+    """One named preprocessor: its family, the ControlNet it feeds, its parameters, its weights."""
+
+    name: str
+    family: str
+    label: str
+    condition: str | None
+    detector: str  # key of the detector adapter in preprocessors/detectors.py
+    threshold_a: ParamSpec | None = None
+    threshold_b: ParamSpec | None = None
+    weights: WeightSpec | None = None
+    options: tuple[tuple[str, object], ...] = ()
+
+
+_CANNY_LOW = ParamSpec("Low threshold", 100, 1, 255, 1)
+_CANNY_HIGH = ParamSpec("High threshold", 200, 1, 255, 1)
+_HED = WeightSpec(ANNOTATORS, ("ControlNetHED.pth",), 29.4)
+_PIDI = WeightSpec(ANNOTATORS, ("table5_pidinet.pth",), 2.9)
+_LINEART = WeightSpec(ANNOTATORS, ("sk_model.pth", "sk_model2.pth"), 34.5)
+_ANIME = WeightSpec(ANNOTATORS, ("netG.pth",), 217.3)
+_POSE = WeightSpec(ANNOTATORS, ("body_pose_model.pth", "hand_pose_model.pth", "facenet.pth"), 510.0)
+
+SPECS: tuple[PreprocessorSpec, ...] = (
+    PreprocessorSpec("canny", "Canny", "Canny", "canny", "canny", _CANNY_LOW, _CANNY_HIGH),
+    PreprocessorSpec("lineart_realistic", "Line_Art", "Line art (realistic)", "lineart", "lineart", weights=_LINEART),
+    PreprocessorSpec("lineart_coarse", "Line_Art", "Line art (coarse)", "lineart", "lineart", weights=_LINEART,
+                     options=(("coarse", True),)),
+    PreprocessorSpec("lineart_anime", "Line_Art", "Line art (anime)", "lineart_anime", "lineart_anime", weights=_ANIME),
+    PreprocessorSpec("lineart_anime_denoise", "Line_Art", "Line art (anime, denoised)", "lineart_anime", "lineart_anime",
+                     weights=_ANIME, options=(("denoise", True),)),
+    PreprocessorSpec("lineart_standard", "Line_Art", "Line art (standard, no weights)", "lineart", "lineart_standard",
+                     ParamSpec("Gaussian sigma", 6.0, 0.5, 20.0, 0.5), ParamSpec("Intensity threshold", 8, 0, 64, 1)),
+    PreprocessorSpec("softedge_pidinet", "Soft_Edge", "Soft edge (PiDiNet)", "softedge", "pidinet", weights=_PIDI),
+    PreprocessorSpec("softedge_pidisafe", "Soft_Edge", "Soft edge (PiDiNet safe)", "softedge", "pidinet", weights=_PIDI,
+                     options=(("safe", True),)),
+    PreprocessorSpec("softedge_hed", "Soft_Edge", "Soft edge (HED)", "softedge", "hed", weights=_HED),
+    PreprocessorSpec("softedge_hedsafe", "Soft_Edge", "Soft edge (HED safe)", "softedge", "hed", weights=_HED,
+                     options=(("safe", True),)),
+    PreprocessorSpec("softedge_teed", "Soft_Edge", "Soft edge (TEED)", "softedge", "teed",
+                     ParamSpec("Safe steps", 2, 0, 10, 1), weights=WeightSpec(TEED_REPO, ("5_model.pth",), 0.24)),
+    PreprocessorSpec("openpose_full", "Pose", "OpenPose (body + hands + face)", "openpose", "openpose", weights=_POSE,
+                     options=(("include_hand", True), ("include_face", True))),
+    PreprocessorSpec("openpose", "Pose", "OpenPose (body)", "openpose", "openpose", weights=_POSE),
+    PreprocessorSpec("openpose_hand", "Pose", "OpenPose (body + hands)", "openpose", "openpose", weights=_POSE,
+                     options=(("include_hand", True),)),
+    PreprocessorSpec("openpose_face", "Pose", "OpenPose (body + face)", "openpose", "openpose", weights=_POSE,
+                     options=(("include_face", True),)),
+    PreprocessorSpec("depth_midas", "Depth", "Depth (MiDaS)", "depth", "midas",
+                     weights=WeightSpec(ANNOTATORS, ("dpt_hybrid-midas-501f0c75.pt",), 492.8)),
+    PreprocessorSpec("depth_anything_v2", "Depth", "Depth Anything V2 (small)", "depth", "depth_anything",
+                     weights=WeightSpec(DEPTH_ANYTHING, ("config.json", "preprocessor_config.json", "model.safetensors"), 99.2)),
+    PreprocessorSpec("depth_zoe", "Depth", "Depth (ZoeDepth)", "depth", "zoe",
+                     weights=WeightSpec(ANNOTATORS, ("ZoeD_M12_N.pt",), 1443.0)),
+    PreprocessorSpec("normal_bae", "Normal", "Normal (BAE)", "normal", "normal_bae",
+                     weights=WeightSpec(ANNOTATORS, ("scannet.pt",), 291.9)),
+    PreprocessorSpec("none", "Other", "None (the upload is already a map)", None, "none"),
+    PreprocessorSpec("invert", "Other", "Invert (black lines on white → white on black)", None, "invert"),
+)
+_BY_NAME = {spec.name: spec for spec in SPECS}
+
+
+def names() -> list[str]:
+    return [spec.name for spec in SPECS]
+
+
+def get_spec(name: str) -> PreprocessorSpec:
+    """The spec for a name, or a sentence listing the valid ones."""
+    try:
+        return _BY_NAME[name]
+    except (KeyError, TypeError):
+        raise PreprocessorError(f"Unknown preprocessor {name!r}; choose one of: {', '.join(names())}.") from None
+
+
+def families() -> dict[str, list[str]]:
+    """Family -> names in registry order; the first name of each family is its default variant."""
+    grouped: dict[str, list[str]] = {family: [] for family in FAMILIES}
+    for spec in SPECS:
+        grouped[spec.family].append(spec.name)
+    return grouped
+
+
+def resolve_thresholds(spec: PreprocessorSpec, threshold_a: float | None, threshold_b: float | None) -> tuple[float | None, float | None]:
+    """Defaults for missing values; out-of-range values are refused with the allowed range."""
+    resolved = []
+    for param, value, field in ((spec.threshold_a, threshold_a, "threshold_a"), (spec.threshold_b, threshold_b, "threshold_b")):
+        if param is None or value is None:
+            resolved.append(None if param is None else float(param.default))
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not param.minimum <= value <= param.maximum:
+            raise PreprocessorError(
+                f"{spec.name} {field} ({param.label}) must be between {param.minimum:g} and {param.maximum:g}, got {value!r}.")
+        resolved.append(float(value))
+    return resolved[0], resolved[1]

@@ -1,0 +1,140 @@
+"""Run preprocessors: weights loaded lazily once per process (thread-safe), strictly offline when asked."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image
+
+from preprocessors.cache import MapCache, map_key
+from preprocessors.detectors import ADAPTERS
+from preprocessors.normalise import normalise_image
+from preprocessors.registry import SPECS, PreprocessorError, PreprocessorSpec, WeightSpec, get_spec, resolve_thresholds
+
+log = logging.getLogger(__name__)
+MIN_RES, MAX_RES = 64, 2048
+
+
+@dataclass(frozen=True)
+class PreprocessorStatus:
+    """What the Models tab shows for one preprocessor."""
+
+    name: str
+    family: str
+    state: str  # "ready" | "no weights needed" | "not loaded" | "missing"
+    repo: str = ""
+    files: tuple[str, ...] = ()
+    command: str = ""
+
+
+def _offline(flag: bool | None) -> bool:
+    if flag is not None:
+        return flag
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def locate_weights(weights: WeightSpec, offline: bool) -> Path:
+    """Resolve every file to the local cache (downloading only when online) and return their folder.
+
+    controlnet-aux does not always pass local_files_only through (diffusers #7453), so we resolve the
+    files ourselves and hand the detectors a local folder: they never see a hub id.
+    """
+    from huggingface_hub import hf_hub_download
+
+    folder = None
+    for filename in weights.filenames:
+        try:
+            path = Path(hf_hub_download(weights.repo, filename, local_files_only=offline))
+        except Exception as error:  # LocalEntryNotFoundError, connection errors, gated repos, ...
+            raise PreprocessorError(
+                f"The weights {weights.repo}/{filename} are not available"
+                f"{' offline' if offline else ''}; fetch them with `{weights.fetch_command()}`.") from error
+        folder = path.parent
+    assert folder is not None
+    return folder
+
+
+class Preprocessors:
+    """One per process (app.py builds it): detectors shared by all callers, plus the map cache."""
+
+    def __init__(self, device: str = "cpu", offline: bool | None = None, cache_entries: int = 64, cache_bytes: int = 256 * 2**20):
+        self.device = device
+        self.offline = _offline(offline)
+        self.cache = MapCache(cache_entries, cache_bytes)
+        self._detectors: dict[str, object] = {}
+        self._locks: dict[str, threading.Lock] = {spec.detector: threading.Lock() for spec in SPECS}
+        self._run_locks: dict[str, threading.Lock] = {spec.detector: threading.Lock() for spec in SPECS}
+
+    def _detector(self, spec: PreprocessorSpec) -> object:
+        key = spec.detector
+        if key in self._detectors:
+            return self._detectors[key]
+        with self._locks[key]:  # two callers asking at once load once
+            if key not in self._detectors:
+                folder = locate_weights(spec.weights, self.offline) if spec.weights else None
+                log.info("loading preprocessor %s from %s", spec.name, folder or "(no weights)")
+                self._detectors[key] = ADAPTERS[key].load(folder, self.device)
+            return self._detectors[key]
+
+    def run(self, name: str, image: Image.Image, processor_res: int = 512,
+            threshold_a: float | None = None, threshold_b: float | None = None) -> Image.Image:
+        """The map as RGB, its short side equal to processor_res and the input's aspect ratio kept."""
+        spec = get_spec(name)
+        if isinstance(processor_res, bool) or not isinstance(processor_res, int) or not MIN_RES <= processor_res <= MAX_RES:
+            raise PreprocessorError(f"processor_res must be a whole number between {MIN_RES} and {MAX_RES}, got {processor_res!r}.")
+        a, b = resolve_thresholds(spec, threshold_a, threshold_b)
+        picture = normalise_image(image)
+        key = map_key(picture, name, processor_res, a, b)
+        cached = self.cache.get(key)
+        if cached is not None:
+            return cached.copy()
+        detector = self._detector(spec)
+        options = dict(spec.options)
+        with self._run_locks[spec.detector]:  # torch modules are not re-entrant across threads on one device
+            result = ADAPTERS[spec.detector].run(detector, picture, processor_res, a, b, **options)
+        result = _fit(result.convert("RGB"), picture.size, processor_res)
+        self.cache.put(key, result)
+        return result.copy()
+
+    def status(self) -> list[PreprocessorStatus]:
+        """Every preprocessor: ready, no weights needed, not loaded yet, or missing (with the fetch command)."""
+        from huggingface_hub import try_to_load_from_cache
+
+        rows = []
+        for spec in SPECS:
+            if spec.weights is None:
+                rows.append(PreprocessorStatus(spec.name, spec.family, "no weights needed"))
+            elif spec.detector in self._detectors:
+                rows.append(PreprocessorStatus(spec.name, spec.family, "ready", spec.weights.repo, spec.weights.filenames))
+            else:
+                cached = all(isinstance(try_to_load_from_cache(spec.weights.repo, f), str) for f in spec.weights.filenames)
+                state = "not loaded" if cached else "missing"
+                rows.append(PreprocessorStatus(spec.name, spec.family, state, spec.weights.repo, spec.weights.filenames,
+                                               "" if cached else spec.weights.fetch_command()))
+        return rows
+
+    def unload(self) -> None:
+        """Drop every loaded detector (weights reload on next use)."""
+        for lock in self._locks.values():
+            with lock:
+                pass
+        self._detectors.clear()
+
+
+def _fit(result: Image.Image, source_size: tuple[int, int], processor_res: int) -> Image.Image:
+    width, height = source_size
+    scale = processor_res / min(width, height)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return result if result.size == size else result.resize(size, Image.Resampling.BILINEAR)
+
+
+def pixel_perfect_resolution(image_size: tuple[int, int], target_width: int, target_height: int, resize_mode: str) -> int:
+    """A1111's pixel perfect: the preprocessor resolution at which the map lands 1:1 on the output pixels."""
+    width, height = image_size
+    k_height, k_width = target_height / height, target_width / width
+    scale = min(k_height, k_width) if resize_mode == "Resize and Fill" else max(k_height, k_width)
+    return int(min(MAX_RES, max(MIN_RES, round(scale * min(width, height)))))

@@ -1,0 +1,128 @@
+"""Build a fake `lllyasviel/Annotators` (and Depth Anything, TEED) hub cache: the real detector networks with
+seeded random weights, saved under the real file names, so the real loading code runs offline."""
+
+from __future__ import annotations
+
+import functools
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+from tests.fakehub import add_file, add_folder, snapshot_dir
+
+ANNOTATORS = "lllyasviel/Annotators"
+DEPTH_ANYTHING = "depth-anything/Depth-Anything-V2-Small-hf"
+TEED = ("fal-ai/teed", "5_model.pth")
+
+
+def _save(cache: Path, repo: str, filename: str, state: dict, scratch: Path) -> None:
+    path = scratch / filename
+    torch.save(state, path)
+    add_file(cache, repo, filename, path)
+    path.unlink()
+
+
+def _original_names(state: dict) -> dict:
+    """OpenPose files use the original Caffe-port names (`conv1_1.weight`), without the block prefix."""
+    return {key.split(".", 1)[1]: value for key, value in state.items()}
+
+
+def _networks() -> dict[str, Callable[[], dict]]:
+    """Real file name -> a function building the state dict the loader expects."""
+    def hed():
+        from controlnet_aux.hed import ControlNetHED_Apache2
+        return ControlNetHED_Apache2().state_dict()
+
+    def pidinet():
+        from controlnet_aux.pidi.model import pidinet
+        return {"state_dict": {f"module.{k}": v for k, v in pidinet().state_dict().items()}}
+
+    def lineart():
+        from controlnet_aux.lineart import Generator
+        return Generator(3, 1, 3).state_dict()
+
+    def anime():
+        from controlnet_aux.lineart_anime import UnetGenerator
+        from torch import nn
+        norm = functools.partial(nn.InstanceNorm2d, affine=False, track_running_stats=False)
+        return UnetGenerator(3, 1, 8, 64, norm_layer=norm, use_dropout=False).state_dict()
+
+    def body():
+        from controlnet_aux.open_pose.model import bodypose_model
+        return _original_names(bodypose_model().state_dict())
+
+    def hand():
+        from controlnet_aux.open_pose.model import handpose_model
+        return _original_names(handpose_model().state_dict())
+
+    def face():
+        from controlnet_aux.open_pose.face import FaceNet
+        return FaceNet().state_dict()
+
+    def midas():
+        from controlnet_aux.midas.midas.dpt_depth import DPTDepthModel
+        return DPTDepthModel(path=None, backbone="vitb_rn50_384", non_negative=True).state_dict()
+
+    def normal():
+        import types
+
+        from controlnet_aux.normalbae.nets.NNET import NNET
+        args = types.SimpleNamespace(mode="client", architecture="BN", pretrained="scannet", sampling_ratio=0.4, importance_ratio=0.7)
+        return {"model": NNET(args).state_dict()}
+
+    def teed():
+        from controlnet_aux.teed.ted import TED
+        return TED().state_dict()
+
+    def zoe():
+        from controlnet_aux.zoe.zoedepth.models.zoedepth import ZoeDepth
+        from controlnet_aux.zoe.zoedepth.utils.config import get_config
+        return {"model": ZoeDepth.build_from_config(get_config("zoedepth", "infer")).state_dict()}
+
+    return {"ControlNetHED.pth": hed, "table5_pidinet.pth": pidinet, "sk_model.pth": lineart, "sk_model2.pth": lineart,
+            "netG.pth": anime, "body_pose_model.pth": body, "hand_pose_model.pth": hand, "facenet.pth": face,
+            "dpt_hybrid-midas-501f0c75.pt": midas, "scannet.pt": normal, "ZoeD_M12_N.pt": zoe}
+
+
+
+
+def _teed_state() -> dict:
+    from controlnet_aux.teed.ted import TED
+    return TED().state_dict()
+
+
+def _depth_anything(folder: Path) -> None:
+    """The real DepthAnything architecture at toy width; the processor config is the real repo's."""
+    from transformers import DepthAnythingConfig, DepthAnythingForDepthEstimation, Dinov2Config, DPTImageProcessor
+
+    backbone = Dinov2Config(hidden_size=32, num_hidden_layers=4, num_attention_heads=2, intermediate_size=64, patch_size=14,
+                            image_size=518, out_features=["stage1", "stage2", "stage3", "stage4"], reshape_hidden_states=False)
+    config = DepthAnythingConfig(backbone_config=backbone, reassemble_hidden_size=32, neck_hidden_sizes=[16, 32, 64, 64],
+                                 fusion_hidden_size=32, head_hidden_size=16, depth_estimation_type="relative")
+    DepthAnythingForDepthEstimation(config).save_pretrained(folder)
+    DPTImageProcessor(do_resize=True, size={"height": 518, "width": 518}, keep_aspect_ratio=True, ensure_multiple_of=14,
+                      resample=3, do_rescale=True, do_normalize=True, image_mean=[0.485, 0.456, 0.406],
+                      image_std=[0.229, 0.224, 0.225], do_pad=False).save_pretrained(folder)
+
+
+def build_annotator_cache(cache_dir: Path) -> Path:
+    """Write every annotator file (seeded, deterministic) unless already there; returns the Annotators snapshot."""
+    cache_dir = Path(cache_dir)
+    done = snapshot_dir(cache_dir, ANNOTATORS) / ".complete"
+    if done.exists():
+        return done.parent
+    with tempfile.TemporaryDirectory(prefix="annotators-") as scratch_name:
+        scratch = Path(scratch_name)
+        for index, (filename, build) in enumerate(_networks().items()):
+            torch.manual_seed(index)
+            _save(cache_dir, ANNOTATORS, filename, build(), scratch)
+        torch.manual_seed(100)
+        _save(cache_dir, TEED[0], TEED[1], _teed_state(), scratch)
+        torch.manual_seed(101)
+        folder = scratch / "depth-anything"
+        _depth_anything(folder)
+        add_folder(cache_dir, DEPTH_ANYTHING, folder)
+    done.write_text("ok")
+    return done.parent
