@@ -94,7 +94,8 @@ SPECS: tuple[PreprocessorSpec, ...] = (
     PreprocessorSpec("normal_bae", "Normal", "Normal (BAE)", "normal", "normal_bae",
                      weights=WeightSpec(ANNOTATORS, ("scannet.pt",), 291.9)),
     PreprocessorSpec("none", "Other", "None (the upload is already a map)", None, "none"),
-    PreprocessorSpec("invert", "Other", "Invert (black lines on white → white on black)", None, "invert"),
+    # Inverted drawings are line art by default (as in A1111); the unit's ControlNet choice can override it.
+    PreprocessorSpec("invert", "Other", "Invert (black lines on white → white on black)", "lineart", "invert"),
 )
 _BY_NAME = {spec.name: spec for spec in SPECS}
 

@@ -26,13 +26,17 @@ class _Files:
 
     def __init__(self) -> None:
         self.folder = Path(tempfile.mkdtemp(prefix="studio-api-"))
+        # gradio moves only top-level returned files into its cache; lists of files are served from here
+        gr.set_static_paths([self.folder])
         self._count = 0
 
-    def save(self, image: Image.Image, stem: str) -> FileData:
+    def save(self, image: Image.Image, stem: str) -> dict:
+        """A FileData *dict*: gradio moves files into its cache (so serves them) only where it finds dicts or models,
+        and our endpoints return tuples and lists, where a FileData object would go out unmoved and every download 403."""
         self._count += 1
         path = self.folder / f"{self._count:06d}-{stem}.png"
         image.save(path, format="PNG", pnginfo=png_chunk(image.info["parameters"]) if "parameters" in image.info else None)
-        return FileData(path=str(path), mime_type="image/png", orig_name=path.name)
+        return FileData(path=str(path), mime_type="image/png", orig_name=path.name).model_dump()
 
 
 def register_api(studio: Studio) -> None:

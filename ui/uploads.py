@@ -33,7 +33,9 @@ def open_upload(value: object, max_pixels: int = MAX_PIXELS) -> Image.Image | No
             raise UploadError("The upload could not be read; send a PNG, JPEG or WebP image.")
         try:
             image = Image.open(path)  # reads the header only
-        except (UnidentifiedImageError, OSError, Image.DecompressionBombError, ValueError):
+        except Image.DecompressionBombError:  # PIL refuses absurd headers (decompression bombs) before decoding
+            raise UploadError(f"The image is over the {max_pixels // 1_000_000} megapixel limit; scale it down first.") from None
+        except (UnidentifiedImageError, OSError, ValueError):
             raise UploadError("That file is not an image we can read; upload a PNG, JPEG or WebP picture.") from None
     width, height = image.size
     if width * height > max_pixels:
