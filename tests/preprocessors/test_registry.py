@@ -8,7 +8,7 @@ import pytest
 
 from pipelines.controlnets import CONTROLNET_MODELS
 from preprocessors import FAMILIES, PreprocessorError, Preprocessors, families, get_spec, names, pixel_perfect_resolution
-from preprocessors.docs import document
+from preprocessors.docs import document, markdown_table
 
 EXPECTED = {
     "Canny": {"canny"},
@@ -69,6 +69,9 @@ def test_pixel_perfect_matches_a1111():
     assert pixel_perfect_resolution((300, 200), 768, 512, "Crop and Resize") == 512
 
 
-def test_docs_table_is_current():
-    path = Path(__file__).resolve().parents[2] / "docs" / "preprocessors.md"
-    assert path.read_text() == document(CONTROLNET_MODELS), "run: python -c 'from preprocessors.docs import document; ...'"
+def test_docs_and_readme_tables_are_current():
+    root = Path(__file__).resolve().parents[2]
+    assert (root / "docs" / "preprocessors.md").read_text() == document(CONTROLNET_MODELS)
+    readme = (root / "README.md").read_text()
+    start, end = "<!-- preprocessor-table:start -->\n", "<!-- preprocessor-table:end -->"
+    assert readme.split(start, 1)[1].split(end, 1)[0] == markdown_table(CONTROLNET_MODELS)
