@@ -101,10 +101,11 @@ def main(argv: list[str] | None = None) -> None:
     # The default model falls back to `tiny` when it cannot be loaded (offline, no cache); an explicit choice does not.
     engine = LazyEngine(args.model, factory, fallback="tiny" if args.model == DEFAULT_MODEL else None)
     annotator_device = "cuda" if args.device in ("auto", "cuda") and _cuda_available() else "cpu"
-    studio = Studio(engine, Preprocessors(device=annotator_device, offline=args.offline or None), limits,
-                    [Path(folder).resolve() for folder in args.models_dir])
+    annotators = Preprocessors(device=annotator_device, offline=args.offline or None)
+    studio = Studio(engine, annotators, limits, [Path(folder).resolve() for folder in args.models_dir])
     demo = build_demo(studio, queue_size=args.queue_size)
     engine.start()
+    annotators.warm_up()
     demo.launch(
         server_name=args.host, server_port=args.port, share=args.share,
         auth=make_auth_check(credentials) if credentials else None,

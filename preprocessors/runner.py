@@ -117,6 +117,15 @@ class Preprocessors:
                                                "" if cached else spec.weights.fetch_command()))
         return rows
 
+    def warm_up(self) -> threading.Thread:
+        """Import controlnet-aux (about 10 s, once) on a thread, so the first preview does not wait for it."""
+        def load() -> None:
+            import controlnet_aux  # noqa: F401
+
+        thread = threading.Thread(target=load, name="preprocessor-warm-up", daemon=True)
+        thread.start()
+        return thread
+
     def unload(self) -> None:
         """Drop every loaded detector (weights reload on next use)."""
         for lock in self._locks.values():
