@@ -8,6 +8,7 @@ from pipelines.engine import CancelToken
 from pipelines.requests import CONTROL_MODES, RESIZE_MODES
 from preprocessors import families
 from ui.errors import user_errors
+from ui.generate_tab import EXAMPLES, GENERATE_EXAMPLES
 from ui.jobs import Done, stream_job
 from ui.studio import Studio, UnitSettings
 from ui.widgets import prompt_row, sampler_controls, wire_stop
@@ -32,6 +33,8 @@ def build_compare_tab(studio: Studio, limits) -> gr.Tab:
         with gr.Row():
             with gr.Column(scale=1):
                 image = gr.Image(label="Control image", type="filepath", height=280, elem_id="compare-image")
+                gr.Examples([[text, str(EXAMPLES / name)] for text, name, _, _ in GENERATE_EXAMPLES], inputs=[prompt, image],
+                            label="Examples")
                 conditions = gr.CheckboxGroup(all_conditions(), value=default_conditions(), label="Conditions", elem_id="compare-conditions")
                 settings = sampler_controls(prompt, negative, limits, "cmp")
                 with gr.Row():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import gradio as gr
 
@@ -14,6 +15,12 @@ from ui.studio import Studio
 from ui.widgets import SettingsControls, UnitControls, prompt_row, sampler_controls, slider_updates, unit_controls, wire_stop
 
 GPU = "gpu"
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+GENERATE_EXAMPLES = (
+    ("a cozy cottage by a tree on a hill, watercolor", "line_drawing.png", False, "auto"),
+    ("an astronaut standing in a studio, photo", "stick_figure_openpose.png", True, "openpose"),
+    ("a glossy red ball on a marble floor, soft light", "shaded_scene.png", False, "auto"),
+)
 
 
 @dataclass
@@ -63,6 +70,9 @@ def build_generate_tab(studio: Studio, limits) -> GenerateTab:
                     random_seed = gr.Button("Random seed", size="sm")
                     match_aspect = gr.Button("Match the control image's aspect", size="sm")
                 units = [unit_controls(index, limits) for index in range(limits.max_units)]
+                gr.Examples(
+                    [[prompt_text, str(EXAMPLES / name), own_map, condition] for prompt_text, name, own_map, condition in GENERATE_EXAMPLES],
+                    inputs=[prompt, units[0].image, units[0].own_map, units[0].condition], label="Examples (drawn by the project)")
             with gr.Column(scale=1):
                 gallery = gr.Gallery(label="Results", format="png", columns=2, height=520, elem_id="results-gallery",
                                      buttons=["download", "fullscreen"])
