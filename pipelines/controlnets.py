@@ -37,12 +37,14 @@ def load_controlnet(model_id: str, condition: str, device: torch.device, dtype: 
 
     check_not_pickle(model_id, allow_pickle)
     path = Path(model_id).expanduser()
+    if not path.exists() and (model_id.endswith(".safetensors") or model_id.startswith((".", "/", "~"))):
+        raise ModelLoadError(f"No ControlNet file or folder at {model_id}; check the path.")
     try:
         if path.is_file():
             config = CONTROLNET_MODELS.get(condition, CONTROLNET_MODELS["canny"])
             net = ControlNetModel.from_single_file(str(path), config=config, torch_dtype=dtype)
-        elif path.is_dir():
-            net = ControlNetModel.from_pretrained(str(path), torch_dtype=dtype)
+        elif path.is_dir():  # a folder holding only a pickled .bin is refused unless the operator allowed pickle
+            net = ControlNetModel.from_pretrained(str(path), torch_dtype=dtype, use_safetensors=True if not allow_pickle else None)
         elif device.type == "cuda":
             try:
                 net = ControlNetModel.from_pretrained(model_id, variant="fp16", torch_dtype=dtype)
@@ -52,6 +54,9 @@ def load_controlnet(model_id: str, condition: str, device: torch.device, dtype: 
             net = ControlNetModel.from_pretrained(model_id, torch_dtype=dtype)
     except (OSError, ValueError) as error:
         log.warning("loading ControlNet %s failed: %s", model_id, error)
+        if path.exists():
+            raise ModelLoadError(f"Could not read the ControlNet at {model_id}: it is damaged or not a diffusers ControlNet "
+                                 "(.safetensors file or folder).") from error
         raise ModelLoadError(missing_model_message(model_id, f"ControlNet for {condition}")) from error
     return move(net, device, dtype).eval()
 

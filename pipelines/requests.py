@@ -103,6 +103,10 @@ def validate_request(request: GenerationRequest, limits: Limits = DEFAULT_LIMITS
             raise RequestError(f"{name} must be text.")
         if len(text) > limits.max_prompt_chars:
             raise RequestError(f"{name} is {len(text)} characters long; keep it under {limits.max_prompt_chars}.")
+        try:
+            text.encode("utf-8")  # what the tokenizer and the PNG text chunk need; lone surrogates have no encoding
+        except UnicodeEncodeError:
+            raise RequestError(f"{name} contains characters that are not valid Unicode text (lone surrogates); remove them.") from None
     if len(request.units) > limits.max_units:
         raise RequestError(f"At most {limits.max_units} ControlNet units can be used at once; got {len(request.units)}.")
     for index, unit in enumerate(request.units):

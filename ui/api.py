@@ -1,18 +1,25 @@
 """The named API endpoints (/preprocess, /generate, /compare, /png_info) with A1111-style parameter names.
 
 Each is a typed function registered with `gr.api`, so gradio_client callers get keyword arguments and
-the server validates every value (the API bypasses the UI's sliders).
+the server validates every value (the API bypasses the UI's sliders). /generate and /compare are async generators
+that run the engine on a worker thread: a caller who cancels or disconnects stops the job within a step. A long job
+yields None every half second (a heartbeat that lets gradio notice a vanished caller); `client.predict` returns the result.
 """
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import tempfile
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import gradio as gr
 from gradio.data_classes import FileData
 from PIL import Image
 
+from pipelines.engine import CancelToken
 from pipelines.outputs import png_info as png_chunk
 from ui.errors import user_errors
 from ui.history_tab import read_png_info
@@ -28,15 +35,39 @@ class _Files:
         self.folder = Path(tempfile.mkdtemp(prefix="studio-api-"))
         # gradio moves only top-level returned files into its cache; lists of files are served from here
         gr.set_static_paths([self.folder])
-        self._count = 0
+        self._numbers = itertools.count(1)  # thread-safe: two endpoints saving at once never share a name
 
     def save(self, image: Image.Image, stem: str) -> dict:
         """A FileData *dict*: gradio moves files into its cache (so serves them) only where it finds dicts or models,
         and our endpoints return tuples and lists, where a FileData object would go out unmoved and every download 403."""
-        self._count += 1
-        path = self.folder / f"{self._count:06d}-{stem}.png"
+        path = self.folder / f"{next(self._numbers):06d}-{stem}.png"
         image.save(path, format="PNG", pnginfo=png_chunk(image.info["parameters"]) if "parameters" in image.info else None)
         return FileData(path=str(path), mime_type="image/png", orig_name=path.name).model_dump()
+
+
+class _EngineJob:
+    """An engine call on a worker thread that stops within a step when its caller cancels or goes away.
+
+    Gradio cancels a caller's task (Stop, `job.cancel()`) and closes the generator of one who disconnected; either
+    way the `with` block is left early and the job's CancelToken is set. A plain function would run to the end."""
+
+    HEARTBEAT_S = 0.5
+
+    def __init__(self, work: Callable[[CancelToken], Any]):
+        self.token = CancelToken()
+        self.future = asyncio.get_running_loop().run_in_executor(None, work, self.token)
+        self.future.add_done_callback(lambda future: future.cancelled() or future.exception())  # never "unretrieved"
+
+    async def finished(self) -> bool:
+        await asyncio.wait({self.future}, timeout=self.HEARTBEAT_S)
+        return self.future.done()
+
+    def __enter__(self) -> _EngineJob:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        if not self.future.done():
+            self.token.cancel()
 
 
 def register_api(studio: Studio) -> None:
@@ -49,41 +80,56 @@ def register_api(studio: Studio) -> None:
         with user_errors():
             return files.save(studio.control_map(image, module, processor_res, threshold_a, threshold_b), f"map-{module}")
 
-    def generate(prompt: str, negative_prompt: str = "", image: FileData | None = None, module: str = "canny",
-                 model: str = "", weight: float = 1.0, guidance_start: float = 0.0, guidance_end: float = 1.0,
-                 control_mode: str = "Balanced", resize_mode: str = "Crop and Resize", processor_res: int = 512,
-                 threshold_a: float | None = None, threshold_b: float | None = None, pixel_perfect: bool = False,
-                 condition: str = "auto", steps: int = 20, cfg_scale: float = 7.0, sampler: str = "Euler a",
-                 seed: int = -1, width: int = 512, height: int = 512, batch_size: int = 1,
-                 draft: bool = False) -> tuple[list[FileData], FileData | None, str]:
+    async def generate(prompt: str, negative_prompt: str = "", image: FileData | None = None, module: str = "canny",
+                       model: str = "", weight: float = 1.0, guidance_start: float = 0.0, guidance_end: float = 1.0,
+                       control_mode: str = "Balanced", resize_mode: str = "Crop and Resize", processor_res: int = 512,
+                       threshold_a: float | None = None, threshold_b: float | None = None, pixel_perfect: bool = False,
+                       condition: str = "auto", steps: int = 20, cfg_scale: float = 7.0, sampler: str = "Euler a",
+                       seed: int = -1, width: int = 512, height: int = 512, batch_size: int = 1,
+                       draft: bool = False) -> AsyncIterator[tuple[list[FileData], FileData | None, str]]:
         """Generate with one ControlNet unit (module `none` = the image already is a map). Returns PNGs with infotext, the map used, the infotext."""
         with user_errors():
             settings = Settings(prompt, negative_prompt, steps, cfg_scale, sampler, seed, width, height, batch_size, draft)
             unit = UnitSettings(image, module, condition, model, weight, guidance_start, guidance_end, control_mode,
                                 resize_mode, processor_res, threshold_a, threshold_b, pixel_perfect, image is not None)
-            result = studio.generate(settings, [unit])
-            images = [files.save(picture, f"seed{seed_}") for picture, seed_ in zip(result.images, result.seeds)]
-            used = files.save(result.maps[0], "map") if result.maps else None
-            return images, used, result.infotexts[0]
 
-    def compare(prompt: str, image: FileData, modules: list[str], negative_prompt: str = "", weight: float = 1.0,
-                control_mode: str = "Balanced", resize_mode: str = "Crop and Resize", processor_res: int = 512,
-                steps: int = 20, cfg_scale: float = 7.0, sampler: str = "Euler a", seed: int = -1, width: int = 512,
-                height: int = 512, batch_size: int = 1) -> tuple[list[FileData], list[str], FileData]:
+            def work(cancel: CancelToken) -> tuple[list[dict], dict | None, str]:
+                result = studio.generate(settings, [unit], cancel=cancel)
+                images = [files.save(picture, f"seed{seed_}") for picture, seed_ in zip(result.images, result.seeds)]
+                used = files.save(result.maps[0], "map") if result.maps else None
+                return images, used, result.infotexts[0]
+
+            with _EngineJob(work) as job:
+                while not await job.finished():
+                    yield None
+                yield job.future.result()
+
+    async def compare(prompt: str, image: FileData, modules: list[str], negative_prompt: str = "", weight: float = 1.0,
+                      control_mode: str = "Balanced", resize_mode: str = "Crop and Resize", processor_res: int = 512,
+                      steps: int = 20, cfg_scale: float = 7.0, sampler: str = "Euler a", seed: int = -1, width: int = 512,
+                      height: int = 512, batch_size: int = 1) -> AsyncIterator[tuple[list[FileData], list[str], FileData]]:
         """The condition matrix: for each module its map and result(s), captioned, plus one labelled grid PNG."""
         with user_errors():
             settings = Settings(prompt, negative_prompt, steps, cfg_scale, sampler, seed, width, height, batch_size)
             template = UnitSettings(image=image, weight=weight, control_mode=control_mode, resize_mode=resize_mode,
                                     processor_res=processor_res)
-            results, grid = studio.compare(settings, template, list(modules or []))
-            items, captions = [], []
-            for module, result in zip(modules, results):
-                items.append(files.save(result.maps[0], f"{module}-map"))
-                captions.append(f"{module} · map")
-                for picture, seed_ in zip(result.images, result.seeds):
-                    items.append(files.save(picture, f"{module}-seed{seed_}"))
-                    captions.append(f"{module} · seed {seed_}")
-            return items, captions, files.save(grid, "grid")
+            chosen = list(modules or [])
+
+            def work(cancel: CancelToken) -> tuple[list[dict], list[str], dict]:
+                results, grid = studio.compare(settings, template, chosen, cancel=cancel)
+                items, captions = [], []
+                for module, result in zip(chosen, results):
+                    items.append(files.save(result.maps[0], f"{module}-map"))
+                    captions.append(f"{module} · map")
+                    for picture, seed_ in zip(result.images, result.seeds):
+                        items.append(files.save(picture, f"{module}-seed{seed_}"))
+                        captions.append(f"{module} · seed {seed_}")
+                return items, captions, files.save(grid, "grid")
+
+            with _EngineJob(work) as job:
+                while not await job.finished():
+                    yield None
+                yield job.future.result()
 
     def png_info(image: FileData) -> tuple[str, dict]:
         """Read the generation parameters of a PNG (ours or A1111's): the infotext and its parsed fields."""

@@ -1,0 +1,81 @@
+"""The hardening suite's own servers: the real app.py on 127.0.0.1 with small limits, and hostile files to send it."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import pytest
+from gradio_client import Client
+
+from tests.security.helpers import reference_image
+from tests.server import RunningApp, start_app
+
+QUEUE_SIZE = 8
+MAX_FILE_SIZE = "1mb"
+
+
+class _Payload:
+    """Unpickling this creates the marker file: proof that a checkpoint ran code."""
+
+    def __init__(self, marker: Path):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return open, (self.marker, "w")
+
+
+@pytest.fixture(scope="session")
+def marker(tmp_path_factory) -> Path:
+    """Created only if some pickle payload was executed; every model test asserts it does not exist."""
+    return tmp_path_factory.mktemp("marker") / "payload-ran"
+
+
+@pytest.fixture(scope="session")
+def models_dir(tmp_path_factory, marker) -> Path:
+    """The folder the server allows ControlNets from (--models-dir), stocked with hostile and broken files."""
+    folder = tmp_path_factory.mktemp("models")
+    payload = pickle.dumps(_Payload(marker))
+    (folder / "evil.ckpt").write_bytes(payload)
+    (folder / "evil.pt").write_bytes(payload)
+    (folder / "pickle-named.safetensors").write_bytes(payload)  # a pickle under a safe name
+    (folder / "corrupt.safetensors").write_bytes(b"\xff" * 8 + b"{not a json header")
+    bin_only = folder / "bin-only"  # a diffusers folder whose weights are a pickled .bin
+    bin_only.mkdir()
+    (bin_only / "config.json").write_text('{"_class_name": "ControlNetModel"}')
+    (bin_only / "diffusion_pytorch_model.bin").write_bytes(payload)
+    (folder / "no-weights").mkdir()  # a model folder with its weight file missing
+    (folder / "no-weights" / "config.json").write_text('{"_class_name": "ControlNetModel"}')
+    (folder / "escape.safetensors").symlink_to("/etc/passwd")  # a link out of the allowed folder
+    return folder
+
+
+@pytest.fixture(scope="session")
+def served(tmp_path_factory, models_dir) -> RunningApp:
+    """The app as an operator would harden it: small queue, 1 MB uploads, one allowed model folder."""
+    running = start_app(tmp_path_factory.mktemp("served"), "--queue-size", str(QUEUE_SIZE),
+                        "--max-file-size", MAX_FILE_SIZE, "--models-dir", str(models_dir))
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="session")
+def client(served) -> Client:
+    return Client(served.url, verbose=False)
+
+
+@pytest.fixture(scope="session")
+def control_path(tmp_path_factory) -> Path:
+    """A ready-made 96x64 control map (used with module `none`, so no annotator weights are needed)."""
+    path = tmp_path_factory.mktemp("control") / "control.png"
+    reference_image().save(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def small_job(control_path) -> dict:
+    """The cheapest real generation: 64x64, 2 steps, the tiny model."""
+    from gradio_client import handle_file
+
+    return dict(prompt="a house", image=handle_file(str(control_path)), module="none", condition="canny", steps=2,
+                width=64, height=64, seed=1)

@@ -1,0 +1,115 @@
+"""Crafted hostile files and small HTTP helpers shared by the hardening tests."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import struct
+import time
+import zlib
+from pathlib import Path
+
+import httpx
+import numpy as np
+import psutil
+from PIL import Image
+
+HTTP_TIMEOUT_S = 60
+# The reference picture every format test encodes: left half black, right half white, a red 16x16 mark top-left.
+REFERENCE_SIZE = (96, 64)
+
+
+def reference_pixels() -> np.ndarray:
+    pixels = np.zeros((64, 96, 3), np.uint8)
+    pixels[:, 48:] = 255
+    pixels[:16, :16] = (255, 0, 0)
+    return pixels
+
+
+def reference_image() -> Image.Image:
+    return Image.fromarray(reference_pixels())
+
+
+def png_claiming(path: Path, width: int, height: int) -> Path:
+    """A valid PNG header claiming width x height with a tiny (compressed) body: a decompression bomb."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    body = zlib.compress(b"\x00" * (width * 3 + 1) * 4)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", body) + chunk(b"IEND", b""))
+    return path
+
+
+def assert_sentence(message: str) -> None:
+    """A user-facing error: one readable sentence, never a Python traceback or a source location."""
+    assert message and message.strip(), "empty error message"
+    for leak in ("Traceback", 'File "', "site-packages", "Exception:"):
+        assert leak not in message, f"error leaks internals: {message!r}"
+    assert len(message) < 600, f"error is not one sentence: {message!r}"
+
+
+def error_text(error: BaseException) -> str:
+    """What gradio_client raised, checked to be a sentence."""
+    text = str(error)
+    assert_sentence(text)
+    return text
+
+
+def upload(url: str, path: Path, auth: tuple[str, str] | None = None) -> dict:
+    """POST a file to the upload route; return the FileData a raw API call needs."""
+    with open(path, "rb") as handle:
+        response = httpx.post(url + "gradio_api/upload", files={"files": (path.name, handle)}, timeout=HTTP_TIMEOUT_S)
+    response.raise_for_status()
+    return {"path": response.json()[0], "meta": {"_type": "gradio.FileData"}, "orig_name": path.name}
+
+
+def raw_call(url: str, api_name: str, data: list, body: str | None = None) -> tuple[str, object]:
+    """Call a named endpoint over plain HTTP (what any script can send, e.g. NaN, which JSON clients refuse).
+
+    Returns (event, payload): event is "complete" or "error"; the body of every response is checked for tracebacks.
+    """
+    body = body if body is not None else json.dumps({"data": data})
+    posted = httpx.post(f"{url}gradio_api/call/{api_name}", content=body, headers={"content-type": "application/json"},
+                        timeout=HTTP_TIMEOUT_S)
+    assert "Traceback" not in posted.text
+    posted.raise_for_status()
+    stream = httpx.get(f"{url}gradio_api/call/{api_name}/{posted.json()['event_id']}", timeout=HTTP_TIMEOUT_S)
+    assert "Traceback" not in stream.text
+    event, payload = "", None
+    for line in stream.text.splitlines():
+        if line.startswith("event:"):
+            event = line.split(":", 1)[1].strip()
+        elif line.startswith("data:") and event in ("complete", "error"):
+            payload = json.loads(line.split(":", 1)[1])
+    return event, payload
+
+
+def raw_get(url: str, path: str) -> tuple[int, str]:
+    """GET `path` byte for byte (HTTP clients normalise `../` away; an attacker's client does not)."""
+    parsed = httpx.URL(url)
+    connection = http.client.HTTPConnection(parsed.host, parsed.port, timeout=HTTP_TIMEOUT_S)
+    try:
+        connection.putrequest("GET", path, skip_accept_encoding=True)
+        connection.endheaders()
+        response = connection.getresponse()
+        return response.status, response.read().decode("utf-8", "replace")
+    finally:
+        connection.close()
+
+
+def rss_mb(pid: int) -> float:
+    return psutil.Process(pid).memory_info().rss / 2**20
+
+
+def queue_size(url: str) -> int:
+    return int(httpx.get(url + "gradio_api/queue/status", timeout=HTTP_TIMEOUT_S).json()["queue_size"])
+
+
+def wait_until_drained(url: str, timeout_s: float = 60.0) -> None:
+    started = time.monotonic()
+    while time.monotonic() - started < timeout_s:
+        if queue_size(url) == 0:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"queue still holds {queue_size(url)} jobs after {timeout_s:.0f} s")

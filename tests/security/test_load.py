@@ -1,0 +1,178 @@
+"""Many callers at once, a full queue, long runs, cancelled and abandoned jobs: through the real server."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+from gradio_client import Client, handle_file
+from gradio_client.utils import Status
+from PIL import Image
+
+from pipelines.controlnets import CONDITIONS
+from pipelines.samplers import SAMPLER_NAMES
+from tests.security.conftest import QUEUE_SIZE
+from tests.security.helpers import HTTP_TIMEOUT_S, error_text, rss_mb, upload, wait_until_drained
+
+pytestmark = pytest.mark.server
+
+JOB_TIMEOUT_S = 180
+
+
+def _pixels(path: str) -> np.ndarray:
+    return np.asarray(Image.open(path).convert("RGB"))
+
+
+def _jobs(small_job: dict, control_path) -> list[tuple[str, dict]]:
+    """Eight requests with distinct seeds, half /generate, half /compare."""
+    jobs = []
+    for index in range(8):
+        seed = 1000 + 37 * index
+        if index % 2:
+            jobs.append(("/compare", dict(prompt=f"house {index}", image=handle_file(str(control_path)),
+                                          modules=["invert", "canny"], seed=seed, steps=2, width=64, height=64)))
+        else:
+            jobs.append(("/generate", {**small_job, "prompt": f"tree {index}", "seed": seed,
+                                       "sampler": ["Euler a", "DPM++ 2M Karras", "UniPC", "DDIM"][index // 2]}))
+    return jobs
+
+
+def _images(api_name: str, result) -> list[np.ndarray]:
+    if api_name == "/generate":
+        images, used_map, _ = result
+        return [_pixels(path) for path in [*images, used_map]]
+    items, _, grid = result
+    return [_pixels(path) for path in [*items, grid]]
+
+
+def test_eight_simultaneous_jobs_equal_their_sequential_twins(served, client, small_job, control_path):
+    """Hazard: cross-talk between concurrent jobs (shared scheduler state, shared latents, mixed-up files).
+    Eight jobs submitted at once across /generate and /compare each equal the same job run alone; no scheduler
+    errors in the log; the queue drains to empty."""
+    jobs = _jobs(small_job, control_path)
+    alone = [_images(api, client.predict(**kwargs, api_name=api)) for api, kwargs in jobs]
+    log_start = len(served.log())
+    submitted = [client.submit(**kwargs, api_name=api) for api, kwargs in jobs]
+    together = [_images(api, job.result(timeout=JOB_TIMEOUT_S)) for (api, _), job in zip(jobs, submitted)]
+    for index, (first, second) in enumerate(zip(alone, together)):
+        assert len(first) == len(second)
+        for a, b in zip(first, second):
+            assert np.array_equal(a, b), f"job {index} differs when run beside others"
+    wait_until_drained(served.url)
+    new_log = served.log()[log_start:]
+    assert "Traceback" not in new_log and "ERROR" not in new_log
+
+
+def test_a_full_queue_tells_the_extra_callers_it_is_full(served, client, small_job):
+    """Hazard: unbounded queue (memory, endless waits). Past --queue-size the extra callers get "Queue is full",
+    every accepted job still completes, and the queue drains."""
+    extra = QUEUE_SIZE + 3
+    callers = [Client(served.url, verbose=False) for _ in range(extra)]  # connected before the queue fills
+    long_job = client.submit(**{**small_job, "steps": 150, "seed": 5}, api_name="/generate")
+    started = time.monotonic()
+    while long_job.status().code != Status.PROCESSING and time.monotonic() - started < 60:
+        time.sleep(0.05)
+    waiting = [caller.submit(**{**small_job, "seed": 50 + index}, api_name="/generate") for index, caller in enumerate(callers)]
+    outcomes = []
+    for job in waiting:
+        try:
+            job.result(timeout=JOB_TIMEOUT_S)
+            outcomes.append("done")
+        except Exception as error:  # QueueError for the refused ones
+            outcomes.append(error_text(error))
+    assert Image.open(long_job.result(timeout=JOB_TIMEOUT_S)[0][0]).size == (64, 64)
+    refused = [outcome for outcome in outcomes if outcome != "done"]
+    assert refused, "no caller was refused although the queue was over-full"
+    assert all("Queue is full" in outcome for outcome in refused), refused
+    assert outcomes.count("done") >= QUEUE_SIZE - 1
+    wait_until_drained(served.url)
+
+
+def test_fifty_generations_switching_conditions_and_samplers_keep_memory_flat(served, client, small_job):
+    """Hazard: memory leak across jobs (per-request schedulers, ControlNet switching, cached maps, returned files).
+    After a warm-up that touches every condition and sampler, 50 more generations grow the server's RSS by <= 5 %."""
+    combos = [(CONDITIONS[i % len(CONDITIONS)], SAMPLER_NAMES[i % len(SAMPLER_NAMES)]) for i in range(50)]
+    warm_up = [(CONDITIONS[i % len(CONDITIONS)], SAMPLER_NAMES[i % len(SAMPLER_NAMES)]) for i in range(len(SAMPLER_NAMES))]
+
+    def run(pairs, seed0: int) -> None:
+        for index, (condition, sampler) in enumerate(pairs):
+            client.predict(**{**small_job, "condition": condition, "sampler": sampler, "seed": seed0 + index},
+                           api_name="/generate")
+
+    run(warm_up, 0)
+    before = rss_mb(served.process.pid)
+    run(combos, 100)
+    after = rss_mb(served.process.pid)
+    growth = (after - before) / before * 100
+    print(f"\nRSS after warm-up {before:.0f} MB, after 50 generations {after:.0f} MB: {growth:+.2f} %")
+    assert growth <= 5.0, f"resident memory grew {growth:.1f} % over 50 generations ({before:.0f} -> {after:.0f} MB)"
+
+
+def _saved_with_seed(served, seed: int) -> list[Path]:
+    """The PNGs the server wrote to its --outputs folder for this seed (a job that ran to its end writes one)."""
+    outputs = next(part for part in served.process.args if "outputs-" in str(part))
+    return list(Path(outputs).glob(f"*/*-{seed}.png"))
+
+
+def test_cancel_mid_run_stops_within_a_step_and_the_next_job_runs(served, client, small_job):
+    """Hazard: Stop / job.cancel() that frees the queue slot but leaves the accelerator busy to the end.
+    A cancelled 150-step job never finishes (nothing is saved for its seed) and the next job starts at once."""
+    seed = 424242
+    job = client.submit(**{**small_job, "steps": 150, "seed": seed}, api_name="/generate")
+    started = time.monotonic()
+    while job.status().code != Status.PROCESSING and time.monotonic() - started < 60:
+        time.sleep(0.05)
+    time.sleep(0.5)
+    job.cancel()
+    cancelled_at = time.monotonic()
+    images, _, _ = client.predict(**{**small_job, "seed": 7}, api_name="/generate")
+    waited = time.monotonic() - cancelled_at
+    assert Image.open(images[0]).size == (64, 64)
+    assert not _saved_with_seed(served, seed), "the cancelled job ran to the end"
+    print(f"\nnext job finished {waited:.1f} s after cancel")
+    wait_until_drained(served.url)
+
+
+def test_client_disconnect_mid_run_cancels_the_job(served, client, small_job, control_path):
+    """Hazard: a caller that vanishes (tab closed, network drop) keeping the accelerator busy for nobody.
+    Closing the event stream mid-run cancels the job; nothing is saved for it; the next job runs."""
+    seed = 515151
+    config = httpx.get(served.url + "config", timeout=HTTP_TIMEOUT_S).json()
+    fn_index = next(d["id"] for d in config["dependencies"] if d.get("api_name") == "generate")
+    image = upload(served.url, control_path)
+    data = ["x", "", image, "none", "", 1.0, 0.0, 1.0, "Balanced", "Crop and Resize", 512, None, None, False, "canny",
+            150, 7.0, "Euler a", seed, 64, 64, 1, False]
+    session = uuid.uuid4().hex
+    joined = httpx.post(served.url + "gradio_api/queue/join", timeout=HTTP_TIMEOUT_S,
+                        json={"data": data, "fn_index": fn_index, "session_hash": session, "event_data": None,
+                              "trigger_id": None})
+    joined.raise_for_status()
+    started = time.monotonic()
+    with httpx.stream("GET", served.url + "gradio_api/queue/data", params={"session_hash": session},
+                      timeout=HTTP_TIMEOUT_S) as stream:
+        for line in stream.iter_lines():
+            if "process_generating" in line or time.monotonic() - started > 60:
+                break  # the job is running: now vanish (leaving the block closes the connection)
+    images, _, _ = client.predict(**{**small_job, "seed": 8}, api_name="/generate")
+    assert Image.open(images[0]).size == (64, 64)
+    assert not _saved_with_seed(served, seed), "the abandoned job ran to the end"
+    wait_until_drained(served.url)
+
+
+@pytest.mark.parametrize("api_name", ["/generate", "/compare"])
+def test_a_failing_job_does_not_block_the_queue(client, small_job, control_path, api_name):
+    """Hazard: one failing job wedging the shared GPU queue. A job that fails mid-way is followed by one that works."""
+    if api_name == "/generate":
+        bad = {**small_job, "model": "nobody/missing-controlnet"}
+    else:
+        bad = dict(prompt="x", image=handle_file(str(control_path)), modules=["invert", "no-such-module"], steps=2,
+                   width=64, height=64)
+    with pytest.raises(Exception) as caught:
+        client.predict(**bad, api_name=api_name)
+    error_text(caught.value)
+    images, _, _ = client.predict(**small_job, api_name="/generate")
+    assert Image.open(images[0]).size == (64, 64)
