@@ -10,7 +10,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 from PIL import Image, ImageOps
 
 Runner = Callable[..., Image.Image]
@@ -44,18 +43,18 @@ def _lineart_standard(detector, image, res, a, b, **options) -> Image.Image:
     return detector(image, guassian_sigma=float(a), intensity_threshold=int(b), detect_resolution=res, output_type="pil")
 
 
-def _lineart_anime(detector, image, res, a, b, denoise: bool = False) -> Image.Image:
-    if denoise:
-        # A1111 runs a separate MangaLine network here, which controlnet-aux does not ship; we keep the
-        # idea (suppress screentone and JPEG noise before tracing lines) with an edge-preserving filter.
-        import cv2
-
-        image = Image.fromarray(cv2.bilateralFilter(np.asarray(image), 9, 60, 60))
-    return _call(detector, image, res, a, b)
-
-
 def _teed(detector, image, res, a, b, **options) -> Image.Image:
     return detector(image, detect_resolution=res, safe_steps=int(a), output_type="pil")
+
+
+def _manga_line_load(folder: Path | None, device: str) -> object:
+    from preprocessors.manga_line import MangaLineDetector
+
+    return MangaLineDetector.from_pretrained(folder).to(device)
+
+
+def _manga_line(detector, image, res, a, b, **options) -> Image.Image:
+    return detector(image, detect_resolution=res)
 
 
 def _depth_anything_load(folder: Path | None, device: str) -> object:
@@ -99,7 +98,8 @@ ADAPTERS: dict[str, Adapter] = {
     "canny": Adapter(_no_weights(lambda: _aux("canny", "CannyDetector")()), _canny),
     "lineart_standard": Adapter(_no_weights(lambda: _aux("lineart_standard", "LineartStandardDetector")()), _lineart_standard),
     "lineart": Adapter(_pretrained("lineart", "LineartDetector"), _call),
-    "lineart_anime": Adapter(_pretrained("lineart_anime", "LineartAnimeDetector"), _lineart_anime),
+    "lineart_anime": Adapter(_pretrained("lineart_anime", "LineartAnimeDetector"), _call),
+    "manga_line": Adapter(_manga_line_load, _manga_line),
     "pidinet": Adapter(_pretrained("pidi", "PidiNetDetector"), _call),
     "hed": Adapter(_pretrained("hed", "HEDdetector"), _call),
     "teed": Adapter(_pretrained("teed", "TEEDdetector", filename="5_model.pth"), _teed),

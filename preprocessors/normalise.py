@@ -6,18 +6,22 @@ import numpy as np
 from PIL import Image, ImageOps
 
 
-def _sixteen_bit_to_eight(image: Image.Image) -> Image.Image:
-    """Scale 16-bit / 32-bit greyscale by its range instead of clipping at 255 (which PIL's convert does)."""
+def _grey_to_eight_bit(image: Image.Image) -> Image.Image:
+    """Scale wide greyscale into 0..255 instead of clipping at 255 (which PIL's convert does)."""
     pixels = np.asarray(image, dtype=np.float64)
-    low, high = float(pixels.min()), float(pixels.max())
-    if image.mode.startswith("I;16") or (image.mode == "I" and high > 255):
-        top = 65535.0 if high <= 65535 else high
-        scaled = pixels / top * 255.0
-    elif image.mode == "F":
-        scaled = (pixels - low) / (high - low) * 255.0 if high > low else np.zeros_like(pixels)
-    else:
+    low, high = (float(pixels.min()), float(pixels.max())) if pixels.size else (0.0, 0.0)
+    if image.mode == "F":  # float: 0..1 or 0..255 as they are, anything else stretched over its range
+        if low >= 0 and high <= 1:
+            scaled = pixels * 255.0
+        elif low >= 0 and high <= 255:
+            scaled = pixels
+        else:
+            scaled = (pixels - low) / (high - low) * 255.0 if high > low else np.zeros_like(pixels)
+    elif image.mode.startswith("I;16") or high > 255:  # 16-bit (or wider) integers: scale by the bit depth
+        scaled = pixels / max(65535.0, high) * 255.0
+    else:  # mode "I" holding 8-bit values (what PIL makes of an 8-bit image converted to "I")
         scaled = pixels
-    return Image.fromarray(np.clip(np.round(scaled), 0, 255).astype(np.uint8), mode="L")
+    return Image.fromarray(np.clip(np.round(scaled), 0, 255).astype(np.uint8))
 
 
 def normalise_image(image: Image.Image) -> Image.Image:
@@ -26,7 +30,7 @@ def normalise_image(image: Image.Image) -> Image.Image:
         image.seek(0)
     image = ImageOps.exif_transpose(image) or image
     if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        image = _sixteen_bit_to_eight(image)
+        image = _grey_to_eight_bit(image)
     if image.mode == "P":
         image = image.convert("RGBA" if "transparency" in image.info else "RGB")
     if image.mode in ("RGBA", "LA", "PA"):

@@ -33,8 +33,9 @@ class WeightSpec:
     filenames: tuple[str, ...]
     size_mb: float
 
-    def fetch_command(self) -> str:
-        return f"hf download {self.repo} {' '.join(self.filenames)}"
+    def fetch_command(self, filenames: tuple[str, ...] | None = None) -> str:
+        """The huggingface_hub 2.x CLI line that puts these files (or just `filenames`) in the cache."""
+        return f"hf download {self.repo} {' '.join(filenames or self.filenames)}"
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,7 @@ _HED = WeightSpec(ANNOTATORS, ("ControlNetHED.pth",), 29.4)
 _PIDI = WeightSpec(ANNOTATORS, ("table5_pidinet.pth",), 2.9)
 _LINEART = WeightSpec(ANNOTATORS, ("sk_model.pth", "sk_model2.pth"), 34.5)
 _ANIME = WeightSpec(ANNOTATORS, ("netG.pth",), 217.3)
+_MANGA = WeightSpec(ANNOTATORS, ("erika.pth",), 172.5)
 _POSE = WeightSpec(ANNOTATORS, ("body_pose_model.pth", "hand_pose_model.pth", "facenet.pth"), 510.0)
 
 SPECS: tuple[PreprocessorSpec, ...] = (
@@ -66,8 +68,9 @@ SPECS: tuple[PreprocessorSpec, ...] = (
     PreprocessorSpec("lineart_coarse", "Line_Art", "Line art (coarse)", "lineart", "lineart", weights=_LINEART,
                      options=(("coarse", True),)),
     PreprocessorSpec("lineart_anime", "Line_Art", "Line art (anime)", "lineart_anime", "lineart_anime", weights=_ANIME),
-    PreprocessorSpec("lineart_anime_denoise", "Line_Art", "Line art (anime, denoised)", "lineart_anime", "lineart_anime",
-                     weights=_ANIME, options=(("denoise", True),)),
+    # A1111 runs a different network here (MangaLineExtraction, trained to ignore screentone), not the anime one.
+    PreprocessorSpec("lineart_anime_denoise", "Line_Art", "Line art (anime, denoised)", "lineart_anime", "manga_line",
+                     weights=_MANGA),
     PreprocessorSpec("lineart_standard", "Line_Art", "Line art (standard, no weights)", "lineart", "lineart_standard",
                      ParamSpec("Gaussian sigma", 6.0, 0.5, 20.0, 0.5), ParamSpec("Intensity threshold", 8, 0, 64, 1)),
     PreprocessorSpec("softedge_pidinet", "Soft_Edge", "Soft edge (PiDiNet)", "softedge", "pidinet", weights=_PIDI),
@@ -101,6 +104,7 @@ _BY_NAME = {spec.name: spec for spec in SPECS}
 
 
 def names() -> list[str]:
+    """Every preprocessor name, in registry (display) order."""
     return [spec.name for spec in SPECS]
 
 

@@ -17,6 +17,7 @@ from preprocessors.registry import SPECS, PreprocessorError, PreprocessorSpec, W
 
 log = logging.getLogger(__name__)
 MIN_RES, MAX_RES = 64, 2048
+RESIZE_MODES = ("Just Resize", "Crop and Resize", "Resize and Fill")
 
 
 @dataclass(frozen=True)
@@ -32,9 +33,8 @@ class PreprocessorStatus:
 
 
 def _offline(flag: bool | None) -> bool:
-    if flag is not None:
-        return flag
-    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+    """Offline when asked, or when HF_HUB_OFFLINE is set (huggingface_hub would refuse the network anyway)."""
+    return bool(flag) or os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def locate_weights(weights: WeightSpec, offline: bool) -> Path:
@@ -69,6 +69,10 @@ class Preprocessors:
         self._locks: dict[str, threading.Lock] = {spec.detector: threading.Lock() for spec in SPECS}
         self._run_locks: dict[str, threading.Lock] = {spec.detector: threading.Lock() for spec in SPECS}
 
+    def load(self, name: str) -> None:
+        """Load a preprocessor's detector now (e.g. at start-up) instead of on its first run."""
+        self._detector(get_spec(name))
+
     def _detector(self, spec: PreprocessorSpec) -> object:
         key = spec.detector
         if key in self._detectors:
@@ -84,6 +88,8 @@ class Preprocessors:
             threshold_a: float | None = None, threshold_b: float | None = None) -> Image.Image:
         """The map as RGB, its short side equal to processor_res and the input's aspect ratio kept."""
         spec = get_spec(name)
+        if isinstance(processor_res, float) and processor_res.is_integer():  # sliders and JSON send 512.0
+            processor_res = int(processor_res)
         if isinstance(processor_res, bool) or not isinstance(processor_res, int) or not MIN_RES <= processor_res <= MAX_RES:
             raise PreprocessorError(f"processor_res must be a whole number between {MIN_RES} and {MAX_RES}, got {processor_res!r}.")
         a, b = resolve_thresholds(spec, threshold_a, threshold_b)
@@ -111,10 +117,14 @@ class Preprocessors:
             elif spec.detector in self._detectors:
                 rows.append(PreprocessorStatus(spec.name, spec.family, "ready", spec.weights.repo, spec.weights.filenames))
             else:
-                cached = all(isinstance(try_to_load_from_cache(spec.weights.repo, f), str) for f in spec.weights.filenames)
-                state = "not loaded" if cached else "missing"
-                rows.append(PreprocessorStatus(spec.name, spec.family, state, spec.weights.repo, spec.weights.filenames,
-                                               "" if cached else spec.weights.fetch_command()))
+                missing = tuple(f for f in spec.weights.filenames
+                                if not isinstance(try_to_load_from_cache(spec.weights.repo, f), str))
+                if missing:
+                    rows.append(PreprocessorStatus(spec.name, spec.family, "missing", spec.weights.repo, missing,
+                                                   spec.weights.fetch_command(missing)))
+                else:
+                    rows.append(PreprocessorStatus(spec.name, spec.family, "not loaded", spec.weights.repo,
+                                                   spec.weights.filenames))
         return rows
 
     def warm_up(self) -> threading.Thread:
@@ -128,13 +138,13 @@ class Preprocessors:
 
     def unload(self) -> None:
         """Drop every loaded detector (weights reload on next use)."""
-        for lock in self._locks.values():
-            with lock:
-                pass
-        self._detectors.clear()
+        for key, lock in self._locks.items():
+            with lock, self._run_locks[key]:  # never pull a detector out from under a load or a run
+                self._detectors.pop(key, None)
 
 
 def _fit(result: Image.Image, source_size: tuple[int, int], processor_res: int) -> Image.Image:
+    """Detectors round sizes to multiples of 8/16/64 their own way; the map we return has one size rule."""
     width, height = source_size
     scale = processor_res / min(width, height)
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
@@ -143,7 +153,12 @@ def _fit(result: Image.Image, source_size: tuple[int, int], processor_res: int) 
 
 def pixel_perfect_resolution(image_size: tuple[int, int], target_width: int, target_height: int, resize_mode: str) -> int:
     """A1111's pixel perfect: the preprocessor resolution at which the map lands 1:1 on the output pixels."""
+    if resize_mode not in RESIZE_MODES:
+        raise PreprocessorError(f"resize_mode must be one of {', '.join(RESIZE_MODES)}, got {resize_mode!r}.")
     width, height = image_size
+    if min(width, height, target_width, target_height) <= 0:
+        raise PreprocessorError(f"Image size {image_size} and target size {target_width}x{target_height} must be positive.")
     k_height, k_width = target_height / height, target_width / width
+    # "Resize and Fill" fits the whole image inside (smaller factor); the others cover the target (larger factor).
     scale = min(k_height, k_width) if resize_mode == "Resize and Fill" else max(k_height, k_width)
     return int(min(MAX_RES, max(MIN_RES, round(scale * min(width, height)))))

@@ -1,9 +1,14 @@
 """Build a fake `lllyasviel/Annotators` (and Depth Anything, TEED) hub cache: the real detector networks with
-seeded random weights, saved under the real file names, so the real loading code runs offline."""
+seeded random weights, saved under the real file names, so the real loading code runs offline.
+
+Floating tensors are stored as fp16 (as the real ControlNetHED.pth is): every loader goes through
+`load_state_dict`, which casts to the network's fp32, and the cache is half the size (about 1.5 GB, ~25 s).
+"""
 
 from __future__ import annotations
 
 import functools
+import io
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -17,11 +22,20 @@ DEPTH_ANYTHING = "depth-anything/Depth-Anything-V2-Small-hf"
 TEED = ("fal-ai/teed", "5_model.pth")
 
 
-def _save(cache: Path, repo: str, filename: str, state: dict, scratch: Path) -> None:
-    path = scratch / filename
-    torch.save(state, path)
-    add_file(cache, repo, filename, path)
-    path.unlink()
+BUILD_VERSION = "2: fp16, erika.pth"  # change when the layout changes, so stale caches are rebuilt
+
+
+def _half(state):
+    """fp16 copies of floating tensors (nested dicts kept), integer buffers untouched."""
+    if isinstance(state, dict):
+        return {key: _half(value) for key, value in state.items()}
+    return state.half() if torch.is_tensor(state) and state.is_floating_point() else state
+
+
+def _save(cache: Path, repo: str, filename: str, state: dict) -> None:
+    buffer = io.BytesIO()
+    torch.save(_half(state), buffer)
+    add_file(cache, repo, filename, buffer.getvalue())
 
 
 def _original_names(state: dict) -> dict:
@@ -72,9 +86,9 @@ def _networks() -> dict[str, Callable[[], dict]]:
         args = types.SimpleNamespace(mode="client", architecture="BN", pretrained="scannet", sampling_ratio=0.4, importance_ratio=0.7)
         return {"model": NNET(args).state_dict()}
 
-    def teed():
-        from controlnet_aux.teed.ted import TED
-        return TED().state_dict()
+    def manga_line():
+        from preprocessors.manga_line import MangaLineNet
+        return MangaLineNet().state_dict()
 
     def zoe():
         from controlnet_aux.zoe.zoedepth.models.zoedepth import ZoeDepth
@@ -82,9 +96,8 @@ def _networks() -> dict[str, Callable[[], dict]]:
         return {"model": ZoeDepth.build_from_config(get_config("zoedepth", "infer")).state_dict()}
 
     return {"ControlNetHED.pth": hed, "table5_pidinet.pth": pidinet, "sk_model.pth": lineart, "sk_model2.pth": lineart,
-            "netG.pth": anime, "body_pose_model.pth": body, "hand_pose_model.pth": hand, "facenet.pth": face,
+            "netG.pth": anime, "erika.pth": manga_line, "body_pose_model.pth": body, "hand_pose_model.pth": hand, "facenet.pth": face,
             "dpt_hybrid-midas-501f0c75.pt": midas, "scannet.pt": normal, "ZoeD_M12_N.pt": zoe}
-
 
 
 
@@ -108,21 +121,20 @@ def _depth_anything(folder: Path) -> None:
 
 
 def build_annotator_cache(cache_dir: Path) -> Path:
-    """Write every annotator file (seeded, deterministic) unless already there; returns the Annotators snapshot."""
+    """Write every annotator file (seeded, deterministic) unless this version is already there; returns the
+    Annotators snapshot folder. Point HF_HUB_CACHE at `cache_dir` (and set HF_HUB_OFFLINE=1) to use it."""
     cache_dir = Path(cache_dir)
     done = snapshot_dir(cache_dir, ANNOTATORS) / ".complete"
-    if done.exists():
+    if done.exists() and done.read_text() == BUILD_VERSION:
         return done.parent
-    with tempfile.TemporaryDirectory(prefix="annotators-") as scratch_name:
-        scratch = Path(scratch_name)
-        for index, (filename, build) in enumerate(_networks().items()):
-            torch.manual_seed(index)
-            _save(cache_dir, ANNOTATORS, filename, build(), scratch)
-        torch.manual_seed(100)
-        _save(cache_dir, TEED[0], TEED[1], _teed_state(), scratch)
-        torch.manual_seed(101)
-        folder = scratch / "depth-anything"
-        _depth_anything(folder)
-        add_folder(cache_dir, DEPTH_ANYTHING, folder)
-    done.write_text("ok")
+    for index, (filename, build) in enumerate(_networks().items()):
+        torch.manual_seed(index)
+        _save(cache_dir, ANNOTATORS, filename, build())
+    torch.manual_seed(100)
+    _save(cache_dir, TEED[0], TEED[1], _teed_state())
+    torch.manual_seed(101)
+    with tempfile.TemporaryDirectory(prefix="depth-anything-") as folder:
+        _depth_anything(Path(folder))
+        add_folder(cache_dir, DEPTH_ANYTHING, Path(folder))
+    done.write_text(BUILD_VERSION)
     return done.parent

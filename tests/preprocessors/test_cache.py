@@ -44,3 +44,21 @@ def test_cache_is_bounded_by_entries_and_bytes():
     for index in range(5):
         by_bytes.put(str(index), Image.new("RGB", (10, 10)))  # 300 bytes each
     assert len(by_bytes) == 3 and by_bytes.nbytes == 900
+
+
+def test_a_hit_refreshes_recency():
+    cache = MapCache(max_entries=2, max_bytes=10**9)
+    cache.put("old", Image.new("RGB", (4, 4)))
+    cache.put("new", Image.new("RGB", (4, 4)))
+    assert cache.get("old") is not None  # now most recently used
+    cache.put("newest", Image.new("RGB", (4, 4)))
+    assert cache.get("new") is None and cache.get("old") is not None
+
+
+def test_concurrent_puts_keep_both_bounds():
+    from concurrent.futures import ThreadPoolExecutor
+
+    cache = MapCache(max_entries=10, max_bytes=8 * 48)  # 48 bytes per 4x4 RGB map: the byte bound is the tighter
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda index: cache.put(str(index), Image.new("RGB", (4, 4), (index % 256, 0, 0))), range(400)))
+    assert len(cache) == 8 and cache.nbytes == 8 * 48

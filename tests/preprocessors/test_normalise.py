@@ -26,11 +26,33 @@ def _asymmetric() -> Image.Image:
     return Image.fromarray(pixels)
 
 
-@pytest.mark.parametrize("mode", ["RGBA", "LA", "CMYK", "1", "L", "P", "I;16", "I", "F", "RGB"])
-def test_every_mode_becomes_rgb(mode):
-    source = Image.new("RGB", (16, 12), (200, 40, 40)).convert(mode)
+RED = (200, 40, 40)
+RED_GREY = 87  # ITU-R 601 luma of RED, what any grey mode holds
+
+
+def _grey16(value: int) -> Image.Image:
+    return Image.fromarray(np.full((12, 16), value, dtype=np.uint16))
+
+
+@pytest.mark.parametrize("source,expected", [
+    (Image.new("RGB", (16, 12), RED), RED),
+    (Image.new("RGBA", (16, 12), RED + (255,)), RED),
+    (Image.new("RGB", (16, 12), RED).convert("CMYK"), RED),
+    (Image.new("RGB", (16, 12), RED).quantize(4), RED),
+    (Image.new("RGB", (16, 12), RED).convert("L"), (RED_GREY,) * 3),
+    (Image.new("RGB", (16, 12), RED).convert("LA"), (RED_GREY,) * 3),
+    (Image.new("1", (16, 12), 1), (255, 255, 255)),
+    (_grey16(65535), (255, 255, 255)),
+    (_grey16(32896), (128, 128, 128)),  # 16-bit mid-grey: scaled by 65535/255, not clipped to 255
+    (Image.new("I", (16, 12), 40000), (156, 156, 156)),
+    (Image.new("I", (16, 12), 200), (200, 200, 200)),  # an 8-bit image converted to "I" keeps its values
+    (Image.new("F", (16, 12), 0.5), (128, 128, 128)),  # float 0..1
+    (Image.new("F", (16, 12), 87.0), (87, 87, 87)),  # float 0..255
+], ids=["RGB", "RGBA", "CMYK", "P", "L", "LA", "1", "I;16-white", "I;16-mid", "I-16bit", "I-8bit", "F-unit", "F-byte"])
+def test_every_mode_becomes_rgb_with_its_colour(source, expected):
     result = normalise_image(source)
     assert result.mode == "RGB" and result.size == (16, 12)
+    assert np.abs(np.asarray(result, dtype=int) - np.array(expected)).max() <= 1
 
 
 def test_alpha_is_flattened_on_white():

@@ -8,7 +8,7 @@ import pytest
 
 from pipelines.controlnets import CONTROLNET_MODELS
 from preprocessors import FAMILIES, PreprocessorError, Preprocessors, families, get_spec, names, pixel_perfect_resolution
-from preprocessors.docs import document, markdown_table
+from preprocessors.docs import README_END, README_START, document, with_readme_table
 
 EXPECTED = {
     "Canny": {"canny"},
@@ -59,6 +59,9 @@ def test_unknown_names_and_bad_parameters_are_sentences():
         runner.run("canny", image, 64, threshold_a=0)
     with pytest.raises(PreprocessorError, match="processor_res must be a whole number between 64 and 2048"):
         runner.run("canny", image, 10)
+    with pytest.raises(PreprocessorError, match="processor_res must be a whole number between 64 and 2048, got 96.5"):
+        runner.run("canny", image, 96.5)
+    assert runner.run("canny", image, 96.0).size == (120, 96)  # a whole float (JSON, sliders) is accepted
 
 
 def test_pixel_perfect_matches_a1111():
@@ -67,11 +70,18 @@ def test_pixel_perfect_matches_a1111():
     assert pixel_perfect_resolution((1024, 768), 512, 512, "Just Resize") == 512
     assert pixel_perfect_resolution((1024, 768), 512, 512, "Resize and Fill") == 384
     assert pixel_perfect_resolution((300, 200), 768, 512, "Crop and Resize") == 512
+    assert pixel_perfect_resolution((4000, 3000), 512, 512, "Crop and Resize") == 512  # 512/3000*3000
+    assert pixel_perfect_resolution((100, 80), 4096, 4096, "Just Resize") == 2048  # clamped to processor_res's range
+    with pytest.raises(PreprocessorError, match="resize_mode must be one of Just Resize, Crop and Resize, Resize and Fill"):
+        pixel_perfect_resolution((100, 80), 512, 512, "Stretch")
 
 
-def test_docs_and_readme_tables_are_current():
+def test_docs_table_is_current():
     root = Path(__file__).resolve().parents[2]
     assert (root / "docs" / "preprocessors.md").read_text() == document(CONTROLNET_MODELS)
-    readme = (root / "README.md").read_text()
-    start, end = "<!-- preprocessor-table:start -->\n", "<!-- preprocessor-table:end -->"
-    assert readme.split(start, 1)[1].split(end, 1)[0] == markdown_table(CONTROLNET_MODELS)
+
+
+def test_readme_table_is_current():
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert README_START in readme and README_END in readme
+    assert readme == with_readme_table(readme, CONTROLNET_MODELS)  # rewrite README with this function when it fails
