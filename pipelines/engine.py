@@ -108,8 +108,7 @@ class Engine:
         """One request: `batch_size` images with seeds seed, seed+1, ... (A1111's convention)."""
         validate_request(request, self.limits)
         request = self._concrete_seed(request)
-        seeds = [(request.seed + i) % (MAX_SEED + 1) for i in range(request.batch_size)]
-        cells = [(request, request.units, seeds)]
+        cells = [(request, request.units, _batch_seeds(request))]
         return self._run(request, cells, on_step, cancel)[0]
 
     def compare(self, request: GenerationRequest, units: list[ControlUnit], on_step: StepCallback | None = None,
@@ -121,7 +120,7 @@ class Engine:
         for cell in cell_requests:
             validate_request(cell, self.limits)
         request = self._concrete_seed(request)
-        seeds = [(request.seed + i) % (MAX_SEED + 1) for i in range(request.batch_size)]
+        seeds = _batch_seeds(request)
         cells = [(replace(cell, seed=request.seed), cell.units, seeds) for cell in cell_requests]
         return self._run(request, cells, on_step, cancel)
 
@@ -245,6 +244,11 @@ class Engine:
                 infotexts.append(text)
             results.append(GenerationResult(cell_images, list(seeds), [p[1] for p in prepared], infotexts, cell_request, notes))
         return results
+
+
+def _batch_seeds(request: GenerationRequest) -> list[int]:
+    """A1111's convention: image i of a batch uses seed + i (wrapping at 2**32)."""
+    return [(request.seed + i) % (MAX_SEED + 1) for i in range(request.batch_size)]
 
 
 def _free_memory(device: torch.device) -> None:

@@ -37,8 +37,3 @@ def encode_prompt_pair(
         cond = torch.cat([_encode_chunk(text_encoder, tokenizer, chunk, device) for chunk in positive], dim=1)
         uncond = torch.cat([_encode_chunk(text_encoder, tokenizer, chunk, device) for chunk in negative], dim=1)
     return cond, uncond
-
-
-def token_count(tokenizer, text: str) -> int:
-    """Number of CLIP tokens, shown to the user as A1111 does (e.g. 80/150)."""
-    return len(tokenizer(text, add_special_tokens=False, truncation=False).input_ids)

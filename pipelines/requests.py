@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from PIL import Image
 
@@ -124,8 +124,3 @@ def validate_request(request: GenerationRequest, limits: Limits = DEFAULT_LIMITS
     _number("batch_size", request.batch_size, 1, limits.max_batch, integer=True)
     if request.draft and (request.sampler != "LCM" or request.cfg_scale > 2 or request.steps > 8):
         raise RequestError("Draft mode runs LCM-LoRA: use sampler LCM, at most 8 steps and a CFG scale of at most 2.")
-
-
-def with_seed(request: GenerationRequest, seed: int) -> GenerationRequest:
-    """Record the concrete seed so the infotext reproduces the image."""
-    return replace(request, seed=int(seed))
