@@ -33,9 +33,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--max-file-size", default="20mb", help="largest upload accepted")
     parser.add_argument("--preview-every", type=int, default=4, help="live preview every N steps (0 = off)")
     parser.add_argument("--no-taesd", action="store_true", help="previews without TAESD (cheap approximation only)")
-    parser.add_argument("--compile", action="store_true", help="torch.compile the UNet on CUDA (slow first job)")
+    parser.add_argument("--compile", action="store_true",
+                        help="torch.compile the UNet and ControlNets on CUDA (compiled while the model loads)")
     parser.add_argument("--vae-tiling", action="store_true", help="decode in tiles to save GPU memory")
-    return parser.parse_args(argv)
+    parser.add_argument("--cpu-offload", action="store_true",
+                        help="small GPUs: keep weights in RAM, move each model to the GPU only while it runs (slower)")
+    args = parser.parse_args(argv)
+    if args.compile and args.cpu_offload:
+        parser.error("--compile and --cpu-offload do not mix (compiled graphs expect weights to stay on the GPU); choose one")
+    return args
 
 
 def parse_auth(value: str | None) -> tuple[str, str] | None:
@@ -96,7 +102,7 @@ def main(argv: list[str] | None = None) -> None:
         return Engine.load(model, device=args.device, outputs=outputs, allow_pickle=args.allow_pickle,
                            controlnet_overrides=overrides, controlnet_cache=args.controlnet_cache, limits=limits,
                            preview_every=args.preview_every, taesd=not args.no_taesd, compile_unet=args.compile,
-                           vae_tiling=args.vae_tiling)
+                           vae_tiling=args.vae_tiling, cpu_offload=args.cpu_offload)
 
     # The default model falls back to `tiny` when it cannot be loaded (offline, no cache); an explicit choice does not.
     engine = LazyEngine(args.model, factory, fallback="tiny" if args.model == DEFAULT_MODEL else None)

@@ -45,7 +45,7 @@ def load_controlnet(model_id: str, condition: str, device: torch.device, dtype: 
             net = ControlNetModel.from_single_file(str(path), config=config, torch_dtype=dtype)
         elif path.is_dir():  # a folder holding only a pickled .bin is refused unless the operator allowed pickle
             net = ControlNetModel.from_pretrained(str(path), torch_dtype=dtype, use_safetensors=True if not allow_pickle else None)
-        elif device.type == "cuda":
+        elif dtype == torch.float16:
             try:
                 net = ControlNetModel.from_pretrained(model_id, variant="fp16", torch_dtype=dtype)
             except (OSError, ValueError):

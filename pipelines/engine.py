@@ -6,6 +6,7 @@ import gc
 import logging
 import random
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -18,11 +19,12 @@ from pipelines.denoise import JobCancelled, PreparedUnit, Row, denoise
 from pipelines.infotext import build_infotext
 from pipelines.limits import DEFAULT_LIMITS, Limits
 from pipelines.loading import BaseModel, load_base, move, resolve_device
+from pipelines.offload import ModelOffload
 from pipelines.outputs import OutputWriter, with_parameters
 from pipelines.prompts import encode_prompt_pair
 from pipelines.requests import MAX_SEED, ControlUnit, GenerationRequest, GenerationResult, validate_request
 from pipelines.samplers import build_scheduler
-from pipelines.speed import DraftMode, PreviewDecoder, optimize_for_cuda
+from pipelines.speed import DraftMode, PreviewDecoder, compile_module, optimize_for_cuda
 
 log = logging.getLogger(__name__)
 __all__ = ["Engine", "GenerationError", "JobCancelled", "CancelToken", "StepUpdate"]
@@ -63,15 +65,16 @@ class Engine:
 
     def __init__(self, base: BaseModel, controlnets: ControlNetStore, writer: OutputWriter | None = None,
                  limits: Limits = DEFAULT_LIMITS, matrix_batch: int = 8, preview_every: int = 0,
-                 previews: PreviewDecoder | None = None):
+                 previews: PreviewDecoder | None = None, offload: ModelOffload | None = None):
         self.base = base
+        self.offload = offload
         self.controlnets = controlnets
         self.writer = writer or OutputWriter(None)
         self.limits = limits
         self.matrix_batch = max(1, matrix_batch)
         self.preview_every = preview_every
         self.previews = previews or PreviewDecoder(base.device, base.dtype)
-        self.draft = DraftMode(base)
+        self.draft = DraftMode(base, offload=offload)
         self._lock = threading.Lock()
         self._map_processor = None
 
@@ -79,10 +82,18 @@ class Engine:
     def load(cls, model: str = "tiny", device: str = "auto", outputs=None, allow_pickle: bool = False,
              controlnet_overrides: dict[str, str] | None = None, controlnet_cache: int = 7,
              limits: Limits = DEFAULT_LIMITS, preview_every: int = 0, taesd: bool = True,
-             compile_unet: bool = False, vae_tiling: bool = False) -> "Engine":
+             compile_unet: bool = False, vae_tiling: bool = False, cpu_offload: bool = False) -> "Engine":
         """Build the engine the app serves; with `tiny`, the default ControlNets are tiny ones too."""
         torch_device, dtype = resolve_device(device)
-        base = load_base(model, torch_device, dtype, allow_pickle=allow_pickle)
+        offload = ModelOffload(torch_device) if cpu_offload else None  # on the CPU it moves nothing (and saves nothing)
+        if offload and compile_unet:
+            log.warning("--compile is ignored with --cpu-offload (compiled graphs and moving weights do not mix)")
+            compile_unet = False
+        weights_device = torch.device("cpu") if offload else torch_device  # offloaded weights wait in CPU RAM
+        base = load_base(model, weights_device, dtype, allow_pickle=allow_pickle)
+        if offload:
+            base = replace(base, device=torch_device)
+            offload.attach_base(base)
         optimize_for_cuda(base, [], channels_last=True, compile_models=compile_unet)
         if vae_tiling:
             base.vae.enable_tiling()  # decode large images in tiles on small GPUs
@@ -91,16 +102,21 @@ class Engine:
             if base.is_tiny and model_id == CONTROLNET_MODELS.get(condition):
                 from pipelines.tiny import build_controlnet
 
-                net = move(build_controlnet(condition), torch_device, dtype)
+                net = move(build_controlnet(condition), weights_device, dtype)
             else:
-                net = load_controlnet(model_id, condition, torch_device, dtype, allow_pickle=allow_pickle)
+                net = load_controlnet(model_id, condition, weights_device, dtype, allow_pickle=allow_pickle)
             if torch_device.type == "cuda":
                 net.to(memory_format=torch.channels_last)
-            return net
+            if offload:
+                return offload.attach(net)
+            return compile_module(net) if compile_unet and torch_device.type == "cuda" else net
 
         store = ControlNetStore(loader, capacity=controlnet_cache, overrides=controlnet_overrides)
         previews = PreviewDecoder(torch_device, dtype, use_taesd=taesd)
-        return cls(base, store, OutputWriter(outputs), limits, preview_every=preview_every, previews=previews)
+        engine = cls(base, store, OutputWriter(outputs), limits, preview_every=preview_every, previews=previews, offload=offload)
+        if compile_unet and torch_device.type == "cuda":
+            log.info("compiled models warmed up in %.1f s", engine.warm_up())
+        return engine
 
     # -- public API -----------------------------------------------------------------------------------
     def generate(self, request: GenerationRequest, on_step: StepCallback | None = None,
@@ -124,6 +140,17 @@ class Engine:
         cells = [(replace(cell, seed=request.seed), cell.units, seeds) for cell in cell_requests]
         return self._run(request, cells, on_step, cancel)
 
+    def warm_up(self, size: int = 512, steps: int = 2) -> float:
+        """Pay torch.compile's one-off tracing before the first user job; nothing is saved or kept."""
+        unit = ControlUnit(image=Image.new("RGB", (size, size)), condition="canny")
+        request = GenerationRequest(prompt="warm-up", units=(unit,), steps=steps, sampler="Euler", seed=0, width=size, height=size)
+        start = time.perf_counter()
+        try:
+            self._run(request, [(request, request.units, [0])], None, None, save=False)
+        except Exception as error:  # a missing default ControlNet must not stop the app from starting
+            log.warning("warm-up skipped: %s", error)
+        return time.perf_counter() - start
+
     def status(self) -> dict[str, object]:
         """What the Models tab shows: base model, device, dtype, resident ControlNets, memory."""
         import psutil
@@ -131,7 +158,7 @@ class Engine:
         info: dict[str, object] = {
             "model": self.base.name, "tiny": self.base.is_tiny, "device": str(self.base.device),
             "dtype": str(self.base.dtype).replace("torch.", ""), "controlnets": self.controlnets.resident(),
-            "rss_mb": round(psutil.Process().memory_info().rss / 2**20),
+            "rss_mb": round(psutil.Process().memory_info().rss / 2**20), "cpu_offload": self.offload is not None,
         }
         if self.base.device.type == "cuda":
             info["vram_mb"] = round(torch.cuda.memory_allocated() / 2**20)
@@ -160,7 +187,7 @@ class Engine:
         prepared = PreparedUnit(net, tensor, float(unit.weight), float(unit.guidance_start), float(unit.guidance_end), unit.control_mode)
         return prepared, fitted, model_id
 
-    def _run(self, request: GenerationRequest, cells, on_step, cancel) -> list[GenerationResult]:
+    def _run(self, request: GenerationRequest, cells, on_step, cancel, save: bool = True) -> list[GenerationResult]:
         """Encode the prompt once, denoise every (cell, seed) row in batches, decode, attach infotext."""
         base = self.base
         with self._lock:
@@ -178,8 +205,12 @@ class Engine:
                 images = self._decode(latents)
             except torch.OutOfMemoryError as error:
                 _free_memory(base.device)
-                raise GenerationError("The GPU ran out of memory; try a smaller size, a smaller batch or fewer units.") from error
-        return self._results(bookkeeping, images)
+                hint = "" if self.offload else " or restart with --cpu-offload"
+                raise GenerationError(f"The GPU ran out of memory; try a smaller size, a smaller batch or fewer units{hint}.") from error
+            finally:
+                if self.offload:
+                    self.offload.release()
+        return self._results(bookkeeping, images, save)
 
     def _denoise_in_batches(self, request, rows, cond, uncond, on_step, cancel) -> torch.Tensor:
         base = self.base
@@ -228,7 +259,7 @@ class Engine:
                     raise GenerationError("The VAE produced an invalid (NaN) image even in float32; try another seed or model.")
         return VaeImageProcessor(vae_scale_factor=8).postprocess(pixels.float(), output_type="pil")
 
-    def _results(self, bookkeeping, images: list[Image.Image]) -> list[GenerationResult]:
+    def _results(self, bookkeeping, images: list[Image.Image], save: bool = True) -> list[GenerationResult]:
         results, cursor = [], 0
         for cell_request, prepared, seeds in bookkeeping:
             model_ids = [p[2] for p in prepared]
@@ -237,7 +268,7 @@ class Engine:
                 text = build_infotext(cell_request, seed, self.base.name, model_ids)
                 image = with_parameters(images[cursor], text)
                 cursor += 1
-                _, problem = self.writer.save(image, seed)
+                _, problem = self.writer.save(image, seed) if save else (None, None)
                 if problem and problem not in notes:
                     notes.append(problem)
                 cell_images.append(image)

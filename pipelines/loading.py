@@ -112,7 +112,7 @@ def load_base(spec: str, device: torch.device, dtype: torch.dtype, allow_pickle:
         elif spec.endswith(".safetensors") or spec.startswith((".", "/", "~")):
             raise ModelLoadError(f"No model file or folder at {spec}; check the path or use --model tiny.")
         else:
-            pipe = _from_hub(spec, device, common)
+            pipe = _from_hub(spec, common)
     except ModelLoadError:
         raise
     except (OSError, ValueError) as error:
@@ -121,11 +121,11 @@ def load_base(spec: str, device: torch.device, dtype: torch.dtype, allow_pickle:
     return _from_components(spec, pipe, device, dtype)
 
 
-def _from_hub(repo_id: str, device: torch.device, common: dict):
-    """fp16 weights on CUDA halve the download; fall back to the full-precision files when absent."""
+def _from_hub(repo_id: str, common: dict):
+    """fp16 weights halve the download when running in fp16; fall back to the full-precision files when absent."""
     from diffusers import StableDiffusionPipeline
 
-    if device.type == "cuda":
+    if common["torch_dtype"] == torch.float16:  # CUDA, or CPU-resident weights offloaded to CUDA
         try:
             return StableDiffusionPipeline.from_pretrained(repo_id, variant="fp16", use_safetensors=True, **common)
         except (OSError, ValueError):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
 import torch
 from PIL import Image
@@ -37,9 +37,10 @@ def _pipeline_view(base: BaseModel):
 class DraftMode:
     """LCM-LoRA loaded once as a PEFT adapter on the shared UNet (never fused), enabled only for draft jobs."""
 
-    def __init__(self, base: BaseModel, repo: str = LCM_LORA):
+    def __init__(self, base: BaseModel, repo: str = LCM_LORA, offload=None):
         self.base = base
         self.repo = repo
+        self._offload = offload  # a ModelOffload whose hooks must be off while diffusers edits the UNet
         self._pipe = None
         self._lock = threading.Lock()
 
@@ -53,7 +54,8 @@ class DraftMode:
                 return
             pipe = _pipeline_view(self.base)
             try:
-                pipe.load_lora_weights(self.repo, weight_name=LCM_LORA_FILE, adapter_name=DRAFT_ADAPTER)
+                with self._offload.suspended() if self._offload else nullcontext():
+                    pipe.load_lora_weights(self.repo, weight_name=LCM_LORA_FILE, adapter_name=DRAFT_ADAPTER)
             except (OSError, ValueError) as error:
                 raise ModelLoadError(missing_model_message(self.repo, "the LCM-LoRA used by draft mode")) from error
             pipe.disable_lora()
@@ -105,6 +107,11 @@ class PreviewDecoder:
         return VaeImageProcessor(vae_scale_factor=8).postprocess(pixels.float().clamp(-1, 1), output_type="pil")
 
 
+def compile_module(module: torch.nn.Module) -> torch.nn.Module:
+    """torch.compile with inductor's defaults: minutes of autotuning at start would outweigh what it wins per image."""
+    return torch.compile(module, fullgraph=False)
+
+
 def optimize_for_cuda(base: BaseModel, controlnets: list[torch.nn.Module], channels_last: bool = True,
                       compile_models: bool = False) -> None:
     """fp16 + SDPA come from loading; here: channels_last memory layout and optional torch.compile."""
@@ -114,5 +121,5 @@ def optimize_for_cuda(base: BaseModel, controlnets: list[torch.nn.Module], chann
     if channels_last:
         for module in modules:
             module.to(memory_format=torch.channels_last)
-    if compile_models:
-        base.unet = torch.compile(base.unet, mode="max-autotune", fullgraph=False)
+    if compile_models:  # ControlNets are compiled as the engine loads them
+        base.unet = compile_module(base.unet)

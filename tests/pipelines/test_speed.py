@@ -8,40 +8,8 @@ import torch
 from safetensors.torch import load_file
 
 from pipelines.engine import Engine, StepUpdate
-from pipelines.speed import LCM_LORA, LCM_LORA_FILE, TAESD
-from tests.fakehub import add_file, add_folder, snapshot_dir
+from pipelines.speed import LCM_LORA_FILE
 from tests.pipelines.helpers import make_request, pixel_diff
-
-
-@pytest.fixture(scope="module")
-def taesd_repo(hub_cache, tmp_path_factory):
-    """madebyollin/taesd with the real AutoencoderTiny architecture and random weights."""
-    from diffusers import AutoencoderTiny
-
-    torch.manual_seed(3)
-    folder = tmp_path_factory.mktemp("taesd")
-    AutoencoderTiny().save_pretrained(folder)
-    return add_folder(hub_cache, TAESD, folder)
-
-
-@pytest.fixture(scope="module")
-def lcm_lora_repo(hub_cache, tmp_path_factory):
-    """latent-consistency/lcm-lora-sdv1-5 as a random LoRA over the tiny UNet's attention layers."""
-    from diffusers import StableDiffusionPipeline
-    from diffusers.utils import convert_state_dict_to_diffusers
-    from peft import LoraConfig
-    from peft.utils import get_peft_model_state_dict
-
-    from pipelines.tiny import build_unet
-
-    unet = build_unet()
-    torch.manual_seed(4)
-    unet.add_adapter(LoraConfig(r=4, lora_alpha=4, target_modules=["to_q", "to_k", "to_v", "to_out.0"], init_lora_weights=False))
-    folder = tmp_path_factory.mktemp("lcm")
-    layers = convert_state_dict_to_diffusers(get_peft_model_state_dict(unet))
-    StableDiffusionPipeline.save_lora_weights(folder, unet_lora_layers=layers, safe_serialization=True)
-    add_file(hub_cache, LCM_LORA, LCM_LORA_FILE, folder / LCM_LORA_FILE)
-    return snapshot_dir(hub_cache, LCM_LORA)
 
 
 def test_previews_arrive_before_the_final_image(taesd_repo, control_image):
@@ -90,3 +58,24 @@ def test_draft_mode_demands_lcm_settings(control_image):
     engine = Engine.load("tiny", device="cpu")
     with pytest.raises(RequestError, match="sampler LCM"):
         engine.generate(make_request(control_image, draft=True, sampler="Euler a"))
+
+
+def test_warm_up_runs_a_job_without_saving_it(tmp_path):
+    """--compile pays its tracing cost here, before the first user job; the warm-up image is never written."""
+    engine = Engine.load("tiny", device="cpu", outputs=tmp_path / "out")
+    seconds = engine.warm_up(size=64, steps=1)
+    assert seconds > 0 and engine.controlnets.resident() == ["lllyasviel/control_v11p_sd15_canny"]
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").rglob("*.png"))
+
+
+def test_warm_up_never_stops_the_app_when_the_default_controlnet_is_missing(caplog):
+    from pipelines.controlnets import ControlNetStore
+    from pipelines.loading import ModelLoadError
+
+    def missing(model_id: str, condition: str):
+        raise ModelLoadError(f"no {model_id} here")
+
+    base = Engine.load("tiny", device="cpu").base
+    engine = Engine(base, ControlNetStore(missing))
+    engine.warm_up(size=64, steps=1)
+    assert "warm-up skipped: no lllyasviel/control_v11p_sd15_canny here" in caplog.text

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 from gradio_client import Client, handle_file
 from PIL import Image
 
@@ -63,8 +64,15 @@ def test_command_line_contract():
     assert exposure_warning("0.0.0.0", False, False) and exposure_warning("127.0.0.1", True, False)
     assert exposure_warning("127.0.0.1", False, False) is None and exposure_warning("0.0.0.0", True, True) is None
     help_text = subprocess.run([sys.executable, "app.py", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=60).stdout
-    for flag in ("--model", "--device", "--host", "--port", "--share", "--auth", "--outputs", "--offline"):
+    for flag in ("--model", "--device", "--host", "--port", "--share", "--auth", "--outputs", "--offline", "--cpu-offload"):
         assert flag in help_text
+
+
+def test_compile_and_cpu_offload_are_refused_together(capsys):
+    assert parse_args(["--cpu-offload"]).cpu_offload and parse_args(["--compile"]).compile
+    with pytest.raises(SystemExit):
+        parse_args(["--compile", "--cpu-offload"])
+    assert "choose one" in capsys.readouterr().err
 
 
 def test_auth_comes_from_the_environment(monkeypatch):
