@@ -22,7 +22,7 @@ DEPTH_ANYTHING = "depth-anything/Depth-Anything-V2-Small-hf"
 TEED = ("fal-ai/teed", "5_model.pth")
 
 
-BUILD_VERSION = "2: fp16, erika.pth"  # change when the layout changes, so stale caches are rebuilt
+BUILD_VERSION = "3: fp16, erika.pth, full-size Depth Anything V2 Small"  # change when the layout changes, so stale caches are rebuilt
 
 
 def _half(state):
@@ -107,13 +107,13 @@ def _teed_state() -> dict:
 
 
 def _depth_anything(folder: Path) -> None:
-    """The real DepthAnything architecture at toy width; the processor config is the real repo's."""
+    """Depth-Anything-V2-Small's real configuration (24.8 M parameters, as the hub repo); the processor config is the repo's."""
     from transformers import DepthAnythingConfig, DepthAnythingForDepthEstimation, Dinov2Config, DPTImageProcessor
 
-    backbone = Dinov2Config(hidden_size=32, num_hidden_layers=4, num_attention_heads=2, intermediate_size=64, patch_size=14,
-                            image_size=518, out_features=["stage1", "stage2", "stage3", "stage4"], reshape_hidden_states=False)
-    config = DepthAnythingConfig(backbone_config=backbone, reassemble_hidden_size=32, neck_hidden_sizes=[16, 32, 64, 64],
-                                 fusion_hidden_size=32, head_hidden_size=16, depth_estimation_type="relative")
+    backbone = Dinov2Config(hidden_size=384, num_hidden_layers=12, num_attention_heads=6, intermediate_size=1536, patch_size=14,
+                            image_size=518, out_indices=[3, 6, 9, 12], reshape_hidden_states=False)
+    config = DepthAnythingConfig(backbone_config=backbone, reassemble_hidden_size=384, neck_hidden_sizes=[48, 96, 192, 384],
+                                 fusion_hidden_size=64, head_hidden_size=32, depth_estimation_type="relative")
     DepthAnythingForDepthEstimation(config).save_pretrained(folder)
     DPTImageProcessor(do_resize=True, size={"height": 518, "width": 518}, keep_aspect_ratio=True, ensure_multiple_of=14,
                       resample=3, do_rescale=True, do_normalize=True, image_mean=[0.485, 0.456, 0.406],
