@@ -49,6 +49,10 @@ def plot(result: dict, path: Path) -> None:
     items = sorted(result["preprocessors"].items(), key=lambda item: item[1]["median"])
     figure, axis = plt.subplots(figsize=(7, 0.28 * len(items) + 1))
     axis.barh([name for name, _ in items], [value["median"] for _, value in items])
+    hit = result["cache_hit_s"]["median"]
+    axis.axvline(hit, color="tab:green", linestyle="--", label=f"cache hit (any preprocessor): {hit * 1000:.2g} ms")
+    axis.axvline(0.02, color="tab:red", linestyle=":", label="cache-hit target: 20 ms")
+    axis.legend(loc="lower right", fontsize="small")
     axis.set_xscale("log")
     axis.set_xlabel(f"seconds per {result['size']}² map on CPU (median, log scale)")
     figure.tight_layout()
