@@ -25,7 +25,7 @@ from pipelines.loading import BaseModel
 from pipelines.offload import ModelOffload
 from pipelines.requests import ControlUnit, GenerationRequest
 from pipelines.samplers import build_scheduler
-from pipelines.speed import compile_module
+from pipelines.speed import compile_module, warm_up
 from pipelines.tiny import SD15_SCHEDULER_CONFIG, build_tokenizer
 
 CONFIGS = Path(__file__).resolve().parent / "configs"
@@ -131,7 +131,7 @@ def run(steps: int, rounds: int, use_compile: bool, size: int = 512, smoke: bool
     if use_compile:
         unet, canny = base.unet, nets["canny"]
         base.unet, nets["canny"] = compile_module(unet), compile_module(canny)
-        results["options"]["compile_warm_up_s"] = engine.warm_up(size=size, steps=2)
+        results["options"]["compile_warm_up_s"] = warm_up(engine, size=size, steps=2)
         results["options"]["compiled_s"] = summary([timed(sync(lambda: engine.generate(request))) for _ in range(rounds)])
         base.unet, nets["canny"] = unet, canny
     results["cpu_offload"] = offload_run(base, nets, request, rounds)

@@ -95,6 +95,14 @@ class ControlNetStore:
                 log.info("evicted ControlNet %s from memory", evicted)
             return model_id, net
 
+    def keep_only(self, model_ids: set[str]) -> int:
+        """Drop every resident ControlNet not in `model_ids`; returns how many went."""
+        with self._lock:
+            idle = [model_id for model_id in self._nets if model_id not in model_ids]
+            for model_id in idle:
+                del self._nets[model_id]
+            return len(idle)
+
     def resident(self) -> list[str]:
         with self._lock:
             return list(self._nets)

@@ -6,7 +6,6 @@ import gc
 import logging
 import random
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -24,7 +23,7 @@ from pipelines.outputs import OutputWriter, with_parameters
 from pipelines.prompts import encode_prompt_pair
 from pipelines.requests import MAX_SEED, ControlUnit, GenerationRequest, GenerationResult, validate_request
 from pipelines.samplers import build_scheduler
-from pipelines.speed import DraftMode, PreviewDecoder, compile_module, optimize_for_cuda
+from pipelines.speed import DraftMode, PreviewDecoder, compile_module, optimize_for_cuda, warm_up
 
 log = logging.getLogger(__name__)
 __all__ = ["Engine", "GenerationError", "JobCancelled", "CancelToken", "StepUpdate"]
@@ -115,17 +114,17 @@ class Engine:
         previews = PreviewDecoder(torch_device, dtype, use_taesd=taesd)
         engine = cls(base, store, OutputWriter(outputs), limits, preview_every=preview_every, previews=previews, offload=offload)
         if compile_unet and torch_device.type == "cuda":
-            log.info("compiled models warmed up in %.1f s", engine.warm_up())
+            log.info("compiled models warmed up in %.1f s", warm_up(engine))
         return engine
 
     # -- public API -----------------------------------------------------------------------------------
     def generate(self, request: GenerationRequest, on_step: StepCallback | None = None,
-                 cancel: CancelToken | None = None) -> GenerationResult:
-        """One request: `batch_size` images with seeds seed, seed+1, ... (A1111's convention)."""
+                 cancel: CancelToken | None = None, save: bool = True) -> GenerationResult:
+        """One request: `batch_size` images with seeds seed, seed+1, ... (A1111's convention); save=False keeps it off disk."""
         validate_request(request, self.limits)
         request = self._concrete_seed(request)
         cells = [(request, request.units, _batch_seeds(request))]
-        return self._run(request, cells, on_step, cancel)[0]
+        return self._run(request, cells, on_step, cancel, save)[0]
 
     def compare(self, request: GenerationRequest, units: list[ControlUnit], on_step: StepCallback | None = None,
                 cancel: CancelToken | None = None) -> list[GenerationResult]:
@@ -139,17 +138,6 @@ class Engine:
         seeds = _batch_seeds(request)
         cells = [(replace(cell, seed=request.seed), cell.units, seeds) for cell in cell_requests]
         return self._run(request, cells, on_step, cancel)
-
-    def warm_up(self, size: int = 512, steps: int = 2) -> float:
-        """Pay torch.compile's one-off tracing before the first user job; nothing is saved or kept."""
-        unit = ControlUnit(image=Image.new("RGB", (size, size)), condition="canny")
-        request = GenerationRequest(prompt="warm-up", units=(unit,), steps=steps, sampler="Euler", seed=0, width=size, height=size)
-        start = time.perf_counter()
-        try:
-            self._run(request, [(request, request.units, [0])], None, None, save=False)
-        except Exception as error:  # a missing default ControlNet must not stop the app from starting
-            log.warning("warm-up skipped: %s", error)
-        return time.perf_counter() - start
 
     def status(self) -> dict[str, object]:
         """What the Models tab shows: base model, device, dtype, resident ControlNets, memory."""
@@ -188,29 +176,48 @@ class Engine:
         return prepared, fitted, model_id
 
     def _run(self, request: GenerationRequest, cells, on_step, cancel, save: bool = True) -> list[GenerationResult]:
-        """Encode the prompt once, denoise every (cell, seed) row in batches, decode, attach infotext."""
-        base = self.base
+        """Render under the lock; out of GPU memory, evict the ControlNets this job does not use and try once more."""
         with self._lock:
             try:
-                cond, uncond = encode_prompt_pair(base.text_encoder, base.tokenizer, request.prompt, request.negative_prompt, base.device)
-                rows, bookkeeping = [], []
-                for cell_request, units, seeds in cells:
-                    prepared = [self._prepare_unit(unit, request.width, request.height) for unit in units]
-                    for seed in seeds:
-                        generator = torch.Generator(device="cpu").manual_seed(seed)
-                        rows.append(Row(generator, [p[0] for p in prepared]))
-                    bookkeeping.append((cell_request, prepared, seeds))
-                with self.draft.active(request.draft):
-                    latents = self._denoise_in_batches(request, rows, cond, uncond, on_step, cancel)
-                images = self._decode(latents)
+                retry = False
+                try:
+                    bookkeeping, images = self._render(request, cells, on_step, cancel)
+                except torch.OutOfMemoryError:
+                    if not self._evict_idle_controlnets(cells):
+                        raise
+                    retry = True  # retried outside the handler, so the failed attempt's tensors can be freed first
+                if retry:
+                    _free_memory(self.base.device)
+                    log.warning("out of GPU memory: evicted idle ControlNets, rendering again")
+                    bookkeeping, images = self._render(request, cells, on_step, cancel)
             except torch.OutOfMemoryError as error:
-                _free_memory(base.device)
+                _free_memory(self.base.device)
                 hint = "" if self.offload else " or restart with --cpu-offload"
                 raise GenerationError(f"The GPU ran out of memory; try a smaller size, a smaller batch or fewer units{hint}.") from error
             finally:
                 if self.offload:
                     self.offload.release()
         return self._results(bookkeeping, images, save)
+
+    def _render(self, request: GenerationRequest, cells, on_step, cancel):
+        """Encode the prompt once, denoise every (cell, seed) row in batches, decode."""
+        base = self.base
+        cond, uncond = encode_prompt_pair(base.text_encoder, base.tokenizer, request.prompt, request.negative_prompt, base.device)
+        rows, bookkeeping = [], []
+        for cell_request, units, seeds in cells:
+            prepared = [self._prepare_unit(unit, request.width, request.height) for unit in units]
+            for seed in seeds:
+                generator = torch.Generator(device="cpu").manual_seed(seed)
+                rows.append(Row(generator, [p[0] for p in prepared]))
+            bookkeeping.append((cell_request, prepared, seeds))
+        with self.draft.active(request.draft):
+            latents = self._denoise_in_batches(request, rows, cond, uncond, on_step, cancel)
+        return bookkeeping, self._decode(latents)
+
+    def _evict_idle_controlnets(self, cells) -> bool:
+        """Resident ControlNets are a cache: when memory runs short, the ones this job does not need go first."""
+        needed = {self.controlnets.model_id(unit.condition, unit.model) for _, units, _ in cells for unit in units}
+        return self.controlnets.keep_only(needed) > 0
 
     def _denoise_in_batches(self, request, rows, cond, uncond, on_step, cancel) -> torch.Tensor:
         base = self.base

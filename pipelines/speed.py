@@ -123,3 +123,19 @@ def optimize_for_cuda(base: BaseModel, controlnets: list[torch.nn.Module], chann
             module.to(memory_format=torch.channels_last)
     if compile_models:  # ControlNets are compiled as the engine loads them
         base.unet = compile_module(base.unet)
+
+
+def warm_up(engine, size: int = 512, steps: int = 2) -> float:
+    """Pay torch.compile's one-off tracing before the first user job; nothing is saved or kept."""
+    import time
+
+    from pipelines.requests import ControlUnit, GenerationRequest
+
+    unit = ControlUnit(image=Image.new("RGB", (size, size)), condition="canny")
+    request = GenerationRequest(prompt="warm-up", units=(unit,), steps=steps, sampler="Euler", seed=0, width=size, height=size)
+    start = time.perf_counter()
+    try:
+        engine.generate(request, save=False)
+    except Exception as error:  # a missing default ControlNet must not stop the app from starting
+        log.warning("warm-up skipped: %s", error)
+    return time.perf_counter() - start

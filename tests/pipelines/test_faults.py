@@ -112,3 +112,19 @@ def test_out_of_memory_once_is_a_sentence_and_the_next_job_runs(own_engine, requ
     assert len(calls) > (request.steps if part == "unet" else 1)
     assert pixel_diff(after.images[0], reference) == 0
     assert not own_engine._lock.locked()
+
+
+def test_out_of_memory_evicts_idle_controlnets_and_renders_again(own_engine, request_and_reference, monkeypatch, caplog):
+    """Resident ControlNets are a cache: short of memory, the ones the job does not use go, and the job still runs."""
+    request, reference = request_and_reference
+    own_engine.generate(make_request(request.units[0].image, conditions=("depth", "normal"), steps=1))
+    assert set(own_engine.controlnets.resident()) >= {"lllyasviel/control_v11f1p_sd15_depth", "lllyasviel/control_v11p_sd15_normalbae"}
+    unet = own_engine.base.unet
+    wrapper, calls = _fail_once(unet.forward, torch.OutOfMemoryError("CUDA out of memory"), on_call=2)
+    monkeypatch.setattr(unet, "forward", wrapper)
+    with caplog.at_level(logging.WARNING, logger="pipelines.engine"):
+        result = own_engine.generate(request)
+    assert pixel_diff(result.images[0], reference) == 0  # the second attempt is the same job from the start
+    assert own_engine.controlnets.resident() == ["lllyasviel/control_v11p_sd15_canny"]
+    assert len(calls) == 2 + request.steps and "evicted idle ControlNets" in caplog.text
+    assert not own_engine._lock.locked()

@@ -8,7 +8,7 @@ import torch
 from safetensors.torch import load_file
 
 from pipelines.engine import Engine, StepUpdate
-from pipelines.speed import LCM_LORA_FILE
+from pipelines.speed import LCM_LORA_FILE, warm_up
 from tests.pipelines.helpers import make_request, pixel_diff
 
 
@@ -63,7 +63,7 @@ def test_draft_mode_demands_lcm_settings(control_image):
 def test_warm_up_runs_a_job_without_saving_it(tmp_path):
     """--compile pays its tracing cost here, before the first user job; the warm-up image is never written."""
     engine = Engine.load("tiny", device="cpu", outputs=tmp_path / "out")
-    seconds = engine.warm_up(size=64, steps=1)
+    seconds = warm_up(engine, size=64, steps=1)
     assert seconds > 0 and engine.controlnets.resident() == ["lllyasviel/control_v11p_sd15_canny"]
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").rglob("*.png"))
 
@@ -77,5 +77,5 @@ def test_warm_up_never_stops_the_app_when_the_default_controlnet_is_missing(capl
 
     base = Engine.load("tiny", device="cpu").base
     engine = Engine(base, ControlNetStore(missing))
-    engine.warm_up(size=64, steps=1)
+    warm_up(engine, size=64, steps=1)
     assert "warm-up skipped: no lllyasviel/control_v11p_sd15_canny here" in caplog.text
