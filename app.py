@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> None:
     def factory(model: str) -> Engine:
         return Engine.load(model, device=args.device, outputs=outputs, allow_pickle=args.allow_pickle,
                            controlnet_overrides=overrides, controlnet_cache=args.controlnet_cache, limits=limits,
-                           preview_every=args.preview_every, taesd=not args.no_taesd, compile_unet=args.compile,
+                           preview_every=args.preview_every, taesd=not args.no_taesd, compile_models=args.compile,
                            vae_tiling=args.vae_tiling, cpu_offload=args.cpu_offload)
 
     # The default model falls back to `tiny` when it cannot be loaded (offline, no cache); an explicit choice does not.

@@ -21,7 +21,7 @@ from bench.common import interleaved, ratio_summary, summary, table, timed, writ
 from bench.engine_overhead import MATRIX, control_map
 from pipelines.controlnets import ControlNetStore
 from pipelines.engine import Engine
-from pipelines.loading import BaseModel
+from pipelines.loading import BaseModel, load_base
 from pipelines.offload import ModelOffload
 from pipelines.requests import ControlUnit, GenerationRequest
 from pipelines.samplers import build_scheduler
@@ -52,11 +52,9 @@ def build_full_size(device: torch.device, dtype: torch.dtype, conditions: tuple[
 
 def build_tiny_size(device: torch.device, dtype: torch.dtype, conditions: tuple[str, ...]) -> tuple[BaseModel, dict]:
     """The smoke run's stand-in: the same code path on the tiny architectures."""
-    from pipelines.tiny import build_controlnet, build_tiny
+    from pipelines.tiny import build_controlnet
 
-    tiny = build_tiny(conditions=())
-    base = BaseModel("tiny", tiny.unet, tiny.vae, tiny.text_encoder, tiny.tokenizer, tiny.scheduler_config, device, dtype, True)
-    return base, {c: build_controlnet(c).eval() for c in conditions}
+    return load_base("tiny", device, dtype), {c: build_controlnet(c).eval() for c in conditions}
 
 
 def vram_gib(peak: bool = False) -> float:

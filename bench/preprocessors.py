@@ -1,7 +1,8 @@
 """Every preprocessor at 512x512 on CPU (random weights of the real networks cost the real FLOPs), plus the
 cache-hit time (target <= 20 ms).
 
-Weights come from a fake `lllyasviel/Annotators` hub cache built like the tests' (random, real architectures),\nin the private cache `bench/__init__.py` sets up.
+Weights come from a fake `lllyasviel/Annotators` hub cache built like the tests' (random, real architectures),
+in the private cache `bench/__init__.py` sets up.
 Run: python -m bench.preprocessors [--rounds 3]
 """
 

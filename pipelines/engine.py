@@ -23,7 +23,7 @@ from pipelines.outputs import OutputWriter, with_parameters
 from pipelines.prompts import encode_prompt_pair
 from pipelines.requests import MAX_SEED, ControlUnit, GenerationRequest, GenerationResult, validate_request
 from pipelines.samplers import build_scheduler
-from pipelines.speed import DraftMode, PreviewDecoder, compile_module, optimize_for_cuda, warm_up
+from pipelines.speed import DraftMode, PreviewDecoder, optimize_for_cuda, warm_up
 
 log = logging.getLogger(__name__)
 __all__ = ["Engine", "GenerationError", "JobCancelled", "CancelToken", "StepUpdate"]
@@ -81,19 +81,19 @@ class Engine:
     def load(cls, model: str = "tiny", device: str = "auto", outputs=None, allow_pickle: bool = False,
              controlnet_overrides: dict[str, str] | None = None, controlnet_cache: int = 7,
              limits: Limits = DEFAULT_LIMITS, preview_every: int = 0, taesd: bool = True,
-             compile_unet: bool = False, vae_tiling: bool = False, cpu_offload: bool = False) -> "Engine":
+             compile_models: bool = False, vae_tiling: bool = False, cpu_offload: bool = False) -> "Engine":
         """Build the engine the app serves; with `tiny`, the default ControlNets are tiny ones too."""
         torch_device, dtype = resolve_device(device)
         offload = ModelOffload(torch_device) if cpu_offload else None  # on the CPU it moves nothing (and saves nothing)
-        if offload and compile_unet:
+        if offload and compile_models:
             log.warning("--compile is ignored with --cpu-offload (compiled graphs and moving weights do not mix)")
-            compile_unet = False
+            compile_models = False
         weights_device = torch.device("cpu") if offload else torch_device  # offloaded weights wait in CPU RAM
         base = load_base(model, weights_device, dtype, allow_pickle=allow_pickle)
         if offload:
             base = replace(base, device=torch_device)
             offload.attach_base(base)
-        optimize_for_cuda(base, [], channels_last=True, compile_models=compile_unet)
+        base.unet = optimize_for_cuda(base.unet, torch_device, compile_models)
         if vae_tiling:
             base.vae.enable_tiling()  # decode large images in tiles on small GPUs
 
@@ -104,16 +104,13 @@ class Engine:
                 net = move(build_controlnet(condition), weights_device, dtype)
             else:
                 net = load_controlnet(model_id, condition, weights_device, dtype, allow_pickle=allow_pickle)
-            if torch_device.type == "cuda":
-                net.to(memory_format=torch.channels_last)
-            if offload:
-                return offload.attach(net)
-            return compile_module(net) if compile_unet and torch_device.type == "cuda" else net
+            net = optimize_for_cuda(net, torch_device, compile_models)
+            return offload.attach(net) if offload else net
 
         store = ControlNetStore(loader, capacity=controlnet_cache, overrides=controlnet_overrides)
         previews = PreviewDecoder(torch_device, dtype, use_taesd=taesd)
         engine = cls(base, store, OutputWriter(outputs), limits, preview_every=preview_every, previews=previews, offload=offload)
-        if compile_unet and torch_device.type == "cuda":
+        if compile_models and torch_device.type == "cuda":
             log.info("compiled models warmed up in %.1f s", warm_up(engine))
         return engine
 

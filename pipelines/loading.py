@@ -32,6 +32,10 @@ class BaseModel:
     dtype: torch.dtype
     is_tiny: bool = False
 
+    def parts(self) -> tuple[torch.nn.Module, torch.nn.Module, torch.nn.Module]:
+        """The three networks in the order a job runs them (offload chains its hooks in this order)."""
+        return self.text_encoder, self.unet, self.vae
+
 
 def resolve_device(requested: str = "auto") -> tuple[torch.device, torch.dtype]:
     """auto picks cuda (fp16), then mps (fp16), then cpu (fp32)."""
@@ -98,7 +102,7 @@ def load_base(spec: str, device: torch.device, dtype: torch.dtype, allow_pickle:
 
         tiny = build_tiny(conditions=())
         model = BaseModel("tiny", tiny.unet, tiny.vae, tiny.text_encoder, tiny.tokenizer, tiny.scheduler_config, device, dtype, True)
-        for part in (model.unet, model.vae, model.text_encoder):
+        for part in model.parts():
             move(part, device, dtype)
         return model
     path = Path(spec).expanduser()

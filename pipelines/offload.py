@@ -31,7 +31,7 @@ class ModelOffload:
 
         self._base = base
         previous = None
-        for part in (base.text_encoder, base.unet, base.vae):
+        for part in base.parts():
             _, previous = cpu_offload_with_hook(part, self.device, prev_module_hook=previous)
 
     def attach(self, net: torch.nn.Module) -> torch.nn.Module:
@@ -43,7 +43,7 @@ class ModelOffload:
         return net
 
     def modules(self) -> list[torch.nn.Module]:
-        base = [] if self._base is None else [self._base.text_encoder, self._base.unet, self._base.vae]
+        base = [] if self._base is None else list(self._base.parts())
         return base + list(self._nets)
 
     def release(self) -> None:
@@ -63,7 +63,7 @@ class ModelOffload:
         if base is None:
             yield
             return
-        for part in (base.text_encoder, base.unet, base.vae):
+        for part in base.parts():
             remove_hook_from_module(part)
         try:
             yield
@@ -72,7 +72,7 @@ class ModelOffload:
 
 
 def is_offloaded(module: torch.nn.Module) -> bool:
-    """True when accelerate's offload hook is attached (what the Models tab and the tests check)."""
+    """True when accelerate's offload hook is attached: the way to see from outside that a module is offloaded."""
     from accelerate.hooks import CpuOffload, SequentialHook
 
     hook = getattr(module, "_hf_hook", None)

@@ -112,17 +112,12 @@ def compile_module(module: torch.nn.Module) -> torch.nn.Module:
     return torch.compile(module, fullgraph=False)
 
 
-def optimize_for_cuda(base: BaseModel, controlnets: list[torch.nn.Module], channels_last: bool = True,
-                      compile_models: bool = False) -> None:
-    """fp16 + SDPA come from loading; here: channels_last memory layout and optional torch.compile."""
-    if base.device.type != "cuda":
-        return
-    modules = [base.unet, *controlnets]
-    if channels_last:
-        for module in modules:
-            module.to(memory_format=torch.channels_last)
-    if compile_models:  # ControlNets are compiled as the engine loads them
-        base.unet = compile_module(base.unet)
+def optimize_for_cuda(module: torch.nn.Module, device: torch.device, compile_model: bool = False) -> torch.nn.Module:
+    """fp16 + SDPA come from loading; here, for the UNet and each ControlNet: channels_last and optional torch.compile."""
+    if device.type != "cuda":
+        return module
+    module.to(memory_format=torch.channels_last)
+    return compile_module(module) if compile_model else module
 
 
 def warm_up(engine, size: int = 512, steps: int = 2) -> float:

@@ -12,18 +12,15 @@ from dataclasses import replace
 import torch
 
 from pipelines.engine import Engine
+from pipelines.loading import load_base
 from pipelines.offload import ModelOffload, is_offloaded
 from tests.pipelines.helpers import make_request, pixel_diff
 
 
-def _parts(engine: Engine) -> list[torch.nn.Module]:
-    return [engine.base.text_encoder, engine.base.unet, engine.base.vae]
-
-
 def test_offload_hooks_every_part_and_change_no_pixel(engine, control_image):
     offloaded = Engine.load("tiny", device="cpu", cpu_offload=True)
-    assert all(is_offloaded(part) for part in _parts(offloaded))
-    assert not any(is_offloaded(part) for part in _parts(engine))
+    assert all(is_offloaded(part) for part in offloaded.base.parts())
+    assert not any(is_offloaded(part) for part in engine.base.parts())
     request = make_request(control_image, conditions=("canny", "depth"), steps=3)
     plain, hooked = engine.generate(request), offloaded.generate(request)
     assert pixel_diff(plain.images[0], hooked.images[0]) == 0
@@ -57,15 +54,15 @@ def test_draft_mode_loads_its_lora_under_offload_and_keeps_the_hooks(lcm_lora_re
     request = make_request(control_image, sampler="LCM", steps=4, cfg_scale=1.5, draft=True)
     expected, got = plain_engine.generate(request), offloaded.generate(request)
     assert offloaded.draft.loaded and pixel_diff(expected.images[0], got.images[0]) == 0
-    assert all(is_offloaded(part) for part in _parts(offloaded))
+    assert all(is_offloaded(part) for part in offloaded.base.parts())
     undrafted = offloaded.generate(replace(request, draft=False)).images[0]
     assert pixel_diff(undrafted, got.images[0]) > 1 / 255
 
 
-def test_suspended_takes_the_hooks_off_and_puts_them_back(engine):
+def test_suspended_takes_the_hooks_off_and_puts_them_back():
     offload = ModelOffload(torch.device("cpu"))
-    base = Engine.load("tiny", device="cpu").base
+    base = load_base("tiny", torch.device("cpu"), torch.float32)
     offload.attach_base(base)
     with offload.suspended():
-        assert not any(is_offloaded(part) for part in (base.text_encoder, base.unet, base.vae))
-    assert all(is_offloaded(part) for part in (base.text_encoder, base.unet, base.vae))
+        assert not any(is_offloaded(part) for part in base.parts())
+    assert all(is_offloaded(part) for part in base.parts())
