@@ -6,6 +6,7 @@ import argparse
 import hmac
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -112,6 +113,8 @@ def main(argv: list[str] | None = None) -> None:
     demo = build_demo(studio, queue_size=args.queue_size)
     engine.start()
     annotators.warm_up()
+    # `docker stop`/systemd send SIGTERM: close like Ctrl+C does, so exit handlers remove the API's temporary files
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     demo.launch(
         server_name=args.host, server_port=args.port, share=args.share,
         auth=make_auth_check(credentials) if credentials else None,

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
-_HUB = Path(os.environ.get("STUDIO_TEST_HUB") or tempfile.mkdtemp(prefix="studio-hub-")) / "hub"
+# Everything a test run writes to temp (the ~1.6 GB fake hub cache, gradio_client downloads, test servers' files)
+# goes in one folder removed at exit: runs must not pile up on a disk (a full disk once failed CI).
+_SCRATCH = Path(tempfile.mkdtemp(prefix="studio-tests-"))
+atexit.register(shutil.rmtree, _SCRATCH, ignore_errors=True)
+(_SCRATCH / "tmp").mkdir()
+os.environ["TMPDIR"] = tempfile.tempdir = str(_SCRATCH / "tmp")  # test servers inherit it
+_HUB = Path(os.environ.get("STUDIO_TEST_HUB") or _SCRATCH) / "hub"  # STUDIO_TEST_HUB: a cache kept between runs
 _HUB.mkdir(parents=True, exist_ok=True)
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_HUB_CACHE"] = str(_HUB)

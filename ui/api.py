@@ -9,8 +9,11 @@ yields None every half second (a heartbeat that lets gradio notice a vanished ca
 from __future__ import annotations
 
 import asyncio
+import atexit
 import itertools
+import shutil
 import tempfile
+import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -31,8 +34,11 @@ GPU = "gpu"
 class _Files:
     """Writes returned images as PNGs (metadata kept) in a private folder; gradio serves them from its cache."""
 
+    KEEP_S = 3600  # a caller downloads its images right after the call; a server running for weeks must not fill the disk
+
     def __init__(self) -> None:
         self.folder = Path(tempfile.mkdtemp(prefix="studio-api-"))
+        atexit.register(shutil.rmtree, self.folder, ignore_errors=True)
         # gradio moves only top-level returned files into its cache; lists of files are served from here
         gr.set_static_paths([self.folder])
         self._numbers = itertools.count(1)  # thread-safe: two endpoints saving at once never share a name
@@ -40,9 +46,20 @@ class _Files:
     def save(self, image: Image.Image, stem: str) -> dict:
         """A FileData *dict*: gradio moves files into its cache (so serves them) only where it finds dicts or models,
         and our endpoints return tuples and lists, where a FileData object would go out unmoved and every download 403."""
+        self._prune()
         path = self.folder / f"{next(self._numbers):06d}-{stem}.png"
         image.save(path, format="PNG", pnginfo=png_chunk(image.info["parameters"]) if "parameters" in image.info else None)
         return FileData(path=str(path), mime_type="image/png", orig_name=path.name).model_dump()
+
+    def _prune(self) -> None:
+        """Drop files older than KEEP_S (the outputs folder keeps the artist's copy)."""
+        cutoff = time.time() - self.KEEP_S
+        for old in self.folder.glob("*.png"):
+            try:
+                if old.stat().st_mtime < cutoff:
+                    old.unlink()
+            except FileNotFoundError:  # another endpoint pruned it first
+                pass
 
 
 class _EngineJob:

@@ -67,3 +67,20 @@ def test_bad_input_is_a_sentence_and_the_server_keeps_serving(client, drawing_pa
     assert "Traceback" not in str(caught.value)
     path = client.predict(handle_file(drawing_path), module="canny", processor_res=64, api_name="/preprocess")
     assert Image.open(path).size[1] == 64
+
+
+def test_api_files_older_than_an_hour_are_pruned_and_metadata_kept():
+    import os
+    import time
+
+    from ui.api import _Files
+
+    files = _Files()
+    image = Image.new("RGB", (8, 8))
+    image.info["parameters"] = "a house\nSteps: 3"
+    old = files.save(image, "old")["path"]
+    stale = time.time() - files.KEEP_S - 60
+    os.utime(old, (stale, stale))
+    recent = files.save(image, "recent")["path"]
+    assert not os.path.exists(old)
+    assert Image.open(recent).info["parameters"] == "a house\nSteps: 3"

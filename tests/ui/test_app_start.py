@@ -31,6 +31,20 @@ def test_default_model_offline_with_no_cache_serves_tiny(tmp_path, drawing_path)
         app.stop()
 
 
+def test_sigterm_closes_the_server_and_removes_its_temporary_files(tmp_path, drawing_path):
+    server_tmp = tmp_path / "server-tmp"
+    server_tmp.mkdir()
+    app = start_app(tmp_path, env={"TMPDIR": str(server_tmp)})
+    try:
+        client = Client(app.url, verbose=False, download_files=str(tmp_path / "downloads"))
+        client.predict(handle_file(drawing_path), module="canny", processor_res=64, api_name="/preprocess")
+        assert list(server_tmp.glob("studio-api-*/*.png")), "the API writes its images under the server's TMPDIR"
+    finally:
+        app.stop()  # SIGTERM, as docker stop and systemd send
+    assert app.process.returncode == 0, app.log()[-2000:]
+    assert not list(server_tmp.glob("studio-api-*"))
+
+
 def test_fallback_state_tells_the_user_why():
     def factory(model: str):
         if model != "tiny":
