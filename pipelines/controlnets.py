@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from pipelines.loading import ModelLoadError, check_not_pickle, missing_model_message, move
+from pipelines.loading import ModelLoadError, check_not_pickle, missing_model_message, move, names_a_path
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ def load_controlnet(model_id: str, condition: str, device: torch.device, dtype: 
 
     check_not_pickle(model_id, allow_pickle)
     path = Path(model_id).expanduser()
-    if not path.exists() and (model_id.endswith(".safetensors") or model_id.startswith((".", "/", "~"))):
+    if not path.exists() and names_a_path(model_id):
         raise ModelLoadError(f"No ControlNet file or folder at {model_id}; check the path.")
     try:
         if path.is_file():

@@ -37,6 +37,11 @@ class BaseModel:
         return self.text_encoder, self.unet, self.vae
 
 
+def names_a_path(spec: str) -> bool:
+    """A spec that can only mean a local file or folder: a missing one is a typo to report, not a hub id to fetch."""
+    return spec.endswith(".safetensors") or spec.startswith((".", "/", "~"))
+
+
 def resolve_device(requested: str = "auto") -> tuple[torch.device, torch.dtype]:
     """auto picks cuda (fp16), then mps (fp16), then cpu (fp32)."""
     if requested not in ("auto", "cuda", "mps", "cpu"):
@@ -113,7 +118,7 @@ def load_base(spec: str, device: torch.device, dtype: torch.dtype, allow_pickle:
             pipe = StableDiffusionPipeline.from_single_file(str(path), **common)
         elif path.is_dir():
             pipe = StableDiffusionPipeline.from_pretrained(str(path), **common)
-        elif spec.endswith(".safetensors") or spec.startswith((".", "/", "~")):
+        elif names_a_path(spec):
             raise ModelLoadError(f"No model file or folder at {spec}; check the path or use --model tiny.")
         else:
             pipe = _from_hub(spec, common)
