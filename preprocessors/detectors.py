@@ -12,6 +12,8 @@ from pathlib import Path
 
 from PIL import Image, ImageOps
 
+from preprocessors.normalise import short_side_size
+
 Runner = Callable[..., Image.Image]
 
 
@@ -70,8 +72,7 @@ def _depth_anything(detector, image, res, a, b, **options) -> Image.Image:
     import torch
 
     processor, model = detector
-    resized = image.resize((res, max(1, round(image.height * res / image.width)))) if image.width < image.height else \
-        image.resize((max(1, round(image.width * res / image.height)), res))
+    resized = image.resize(short_side_size(image.size, res))
     inputs = processor(images=resized, return_tensors="pt").to(model.device)
     with torch.no_grad():
         depth = model(**inputs).predicted_depth[:, None]

@@ -16,6 +16,8 @@ import torch
 from PIL import Image
 from torch import nn
 
+from preprocessors.normalise import short_side_size
+
 FILENAME = "erika.pth"
 ENCODER = ((1, 24, 2), (24, 48, 3), (48, 96, 5), (96, 192, 7), (192, 384, 12))  # in, out, units per stage
 DECODER = ((384, 192, 7), (192, 96, 5), (96, 48, 3), (48, 24, 2))
@@ -105,8 +107,7 @@ class MangaLineDetector:
 
     def __call__(self, image: Image.Image, detect_resolution: int = 512) -> Image.Image:
         """Grey at detect_resolution (short side), edge-padded to a multiple of 16, network, crop, invert."""
-        scale = detect_resolution / min(image.size)
-        width, height = (max(1, round(side * scale)) for side in image.size)
+        width, height = short_side_size(image.size, detect_resolution)
         grey = np.asarray(image.convert("L").resize((width, height), Image.Resampling.BICUBIC), dtype=np.float32)
         padded = np.pad(grey, ((0, -height % STRIDE), (0, -width % STRIDE)), mode="edge")
         with torch.no_grad():

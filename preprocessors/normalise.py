@@ -1,4 +1,4 @@
-"""Bring any upload to the upright 8-bit RGB image every detector expects."""
+"""Bring any upload to the upright 8-bit RGB image every detector expects, and maps to one size rule."""
 
 from __future__ import annotations
 
@@ -39,3 +39,10 @@ def normalise_image(image: Image.Image) -> Image.Image:
         canvas.alpha_composite(rgba)
         return canvas.convert("RGB")
     return image.convert("RGB")
+
+
+def short_side_size(size: tuple[int, int], resolution: int) -> tuple[int, int]:
+    """(width, height) scaled so the short side is `resolution`, aspect kept: the size rule of every map."""
+    width, height = size
+    scale = resolution / min(width, height)
+    return max(1, round(width * scale)), max(1, round(height * scale))

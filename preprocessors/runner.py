@@ -12,7 +12,7 @@ from PIL import Image
 
 from preprocessors.cache import MapCache, map_key
 from preprocessors.detectors import ADAPTERS
-from preprocessors.normalise import normalise_image
+from preprocessors.normalise import normalise_image, short_side_size
 from preprocessors.registry import SPECS, PreprocessorError, PreprocessorSpec, WeightSpec, get_spec, resolve_thresholds
 
 log = logging.getLogger(__name__)
@@ -145,9 +145,7 @@ class Preprocessors:
 
 def _fit(result: Image.Image, source_size: tuple[int, int], processor_res: int) -> Image.Image:
     """Detectors round sizes to multiples of 8/16/64 their own way; the map we return has one size rule."""
-    width, height = source_size
-    scale = processor_res / min(width, height)
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    size = short_side_size(source_size, processor_res)
     return result if result.size == size else result.resize(size, Image.Resampling.BILINEAR)
 
 
