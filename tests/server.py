@@ -27,6 +27,7 @@ class RunningApp:
     process: subprocess.Popen
     log_path: Path
     started_in_s: float
+    outputs: Path
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -72,4 +73,4 @@ def start_app(tmp: Path, *extra: str, env: dict[str, str] | None = None, model: 
     except Exception:
         process.kill()
         raise RuntimeError(f"app did not start:\n{log_path.read_text(errors='replace')[-4000:]}") from None
-    return RunningApp(url, process, log_path, waited)
+    return RunningApp(url, process, log_path, waited, outputs)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
 from PIL import Image
 
 from pipelines.requests import ControlUnit, GenerationRequest
@@ -19,3 +20,32 @@ def make_request(image: Image.Image, conditions=("canny",), **overrides) -> Gene
 def pixel_diff(a: Image.Image, b: Image.Image) -> float:
     """Max absolute difference in [0, 1] units."""
     return float(np.abs(np.asarray(a, dtype=np.int16) - np.asarray(b, dtype=np.int16)).max()) / 255.0
+
+
+def nan_unless_float32(vae, always: bool = False):
+    """The fp16/bf16 VAE failure: decode gives NaN in reduced precision (or everywhere, when `always`).
+    Returns the patched decode and the list of dtypes it was called in."""
+    original = vae.decode
+    calls: list[torch.dtype] = []
+
+    def decode(latents, *args, **kwargs):
+        calls.append(vae.dtype)
+        pixels = original(latents, *args, **kwargs)[0]
+        if always or vae.dtype != torch.float32:
+            pixels = torch.full_like(pixels, float("nan"))
+        return (pixels,)
+
+    return decode, calls
+
+
+def fail_once(original, error: BaseException, on_call: int = 1):
+    """`original`, raising `error` on its `on_call`-th call only (a transient fault); returns it and its call log."""
+    calls = []
+
+    def wrapper(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == on_call:
+            raise error
+        return original(*args, **kwargs)
+
+    return wrapper, calls

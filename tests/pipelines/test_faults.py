@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from pipelines.engine import Engine, GenerationError
-from tests.pipelines.helpers import make_request, pixel_diff
+from tests.pipelines.helpers import fail_once, make_request, nan_unless_float32, pixel_diff
 
 
 @pytest.fixture
@@ -26,38 +26,11 @@ def request_and_reference(control_image):
     return request, reference
 
 
-def _nan_unless_float32(vae, always: bool = False):
-    """The fp16/bf16 VAE failure: decode gives NaN in reduced precision (or everywhere, when `always`)."""
-    original = vae.decode
-    calls: list[torch.dtype] = []
-
-    def decode(latents, *args, **kwargs):
-        calls.append(vae.dtype)
-        pixels = original(latents, *args, **kwargs)[0]
-        if always or vae.dtype != torch.float32:
-            pixels = torch.full_like(pixels, float("nan"))
-        return (pixels,)
-
-    return decode, calls
-
-
-def _fail_once(original, error: BaseException, on_call: int = 1):
-    calls = []
-
-    def wrapper(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == on_call:
-            raise error
-        return original(*args, **kwargs)
-
-    return wrapper, calls
-
-
 def test_nan_decode_in_low_precision_is_retried_in_float32(own_engine, request_and_reference, monkeypatch, caplog):
     request, reference = request_and_reference
     vae = own_engine.base.vae
     vae.to(torch.bfloat16)
-    decode, calls = _nan_unless_float32(vae)
+    decode, calls = nan_unless_float32(vae)
     monkeypatch.setattr(vae, "decode", decode)
     with caplog.at_level(logging.WARNING, logger="pipelines.engine"):
         result = own_engine.generate(request)
@@ -72,7 +45,7 @@ def test_nan_decode_in_low_precision_is_retried_in_float32(own_engine, request_a
 
 def test_nan_that_persists_in_float32_is_a_sentence(own_engine, request_and_reference, monkeypatch):
     request, reference = request_and_reference
-    decode, _ = _nan_unless_float32(own_engine.base.vae, always=True)
+    decode, _ = nan_unless_float32(own_engine.base.vae, always=True)
     monkeypatch.setattr(own_engine.base.vae, "decode", decode)
     with pytest.raises(GenerationError, match=r"invalid \(NaN\) image even in float32; try another seed"):
         own_engine.generate(request)
@@ -97,10 +70,10 @@ def test_out_of_memory_once_is_a_sentence_and_the_next_job_runs(own_engine, requ
     module = getattr(own_engine.base, part)
     oom = torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
     if part == "unet":  # the second denoising step, mid-job
-        wrapper, calls = _fail_once(module.forward, oom, on_call=2)
+        wrapper, calls = fail_once(module.forward, oom, on_call=2)
         monkeypatch.setattr(module, "forward", wrapper)
     else:
-        wrapper, calls = _fail_once(module.decode, oom)
+        wrapper, calls = fail_once(module.decode, oom)
         monkeypatch.setattr(module, "decode", wrapper)
     with pytest.raises(GenerationError) as error:
         own_engine.generate(request)
@@ -120,7 +93,7 @@ def test_out_of_memory_evicts_idle_controlnets_and_renders_again(own_engine, req
     own_engine.generate(make_request(request.units[0].image, conditions=("depth", "normal"), steps=1))
     assert set(own_engine.controlnets.resident()) >= {"lllyasviel/control_v11f1p_sd15_depth", "lllyasviel/control_v11p_sd15_normalbae"}
     unet = own_engine.base.unet
-    wrapper, calls = _fail_once(unet.forward, torch.OutOfMemoryError("CUDA out of memory"), on_call=2)
+    wrapper, calls = fail_once(unet.forward, torch.OutOfMemoryError("CUDA out of memory"), on_call=2)
     monkeypatch.setattr(unet, "forward", wrapper)
     with caplog.at_level(logging.WARNING, logger="pipelines.engine"):
         result = own_engine.generate(request)

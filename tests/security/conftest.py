@@ -6,23 +6,12 @@ import pickle
 from pathlib import Path
 
 import pytest
-from gradio_client import Client
+from gradio_client import Client, handle_file
 
-from tests.security.helpers import reference_image
+from tests.security.helpers import QUEUE_SIZE, Payload, reference_image
 from tests.server import RunningApp, start_app
 
-QUEUE_SIZE = 8
 MAX_FILE_SIZE = "1mb"
-
-
-class _Payload:
-    """Unpickling this creates the marker file: proof that a checkpoint ran code."""
-
-    def __init__(self, marker: Path):
-        self.marker = str(marker)
-
-    def __reduce__(self):
-        return open, (self.marker, "w")
 
 
 @pytest.fixture(scope="session")
@@ -35,7 +24,7 @@ def marker(tmp_path_factory) -> Path:
 def models_dir(tmp_path_factory, marker) -> Path:
     """The folder the server allows ControlNets from (--models-dir), stocked with hostile and broken files."""
     folder = tmp_path_factory.mktemp("models")
-    payload = pickle.dumps(_Payload(marker))
+    payload = pickle.dumps(Payload(marker))
     (folder / "evil.ckpt").write_bytes(payload)
     (folder / "evil.pt").write_bytes(payload)
     (folder / "pickle-named.safetensors").write_bytes(payload)  # a pickle under a safe name
@@ -75,7 +64,5 @@ def control_path(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def small_job(control_path) -> dict:
     """The cheapest real generation: 64x64, 2 steps, the tiny model."""
-    from gradio_client import handle_file
-
     return dict(prompt="a house", image=handle_file(str(control_path)), module="none", condition="canny", steps=2,
                 width=64, height=64, seed=1)

@@ -7,6 +7,7 @@ import json
 import struct
 import time
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -15,8 +16,19 @@ import psutil
 from PIL import Image
 
 HTTP_TIMEOUT_S = 60
+QUEUE_SIZE = 8  # the hardened server's --queue-size
 # The reference picture every format test encodes: left half black, right half white, a red 16x16 mark top-left.
 REFERENCE_SIZE = (96, 64)
+
+
+class Payload:
+    """Unpickling this creates the marker file: proof that a checkpoint ran code."""
+
+    def __init__(self, marker: Path):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return open, (self.marker, "w")
 
 
 def reference_pixels() -> np.ndarray:
@@ -56,7 +68,7 @@ def error_text(error: BaseException) -> str:
     return text
 
 
-def upload(url: str, path: Path, auth: tuple[str, str] | None = None) -> dict:
+def upload(url: str, path: Path) -> dict:
     """POST a file to the upload route; return the FileData a raw API call needs."""
     with open(path, "rb") as handle:
         response = httpx.post(url + "gradio_api/upload", files={"files": (path.name, handle)}, timeout=HTTP_TIMEOUT_S)
@@ -64,12 +76,11 @@ def upload(url: str, path: Path, auth: tuple[str, str] | None = None) -> dict:
     return {"path": response.json()[0], "meta": {"_type": "gradio.FileData"}, "orig_name": path.name}
 
 
-def raw_call(url: str, api_name: str, data: list, body: str | None = None) -> tuple[str, object]:
-    """Call a named endpoint over plain HTTP (what any script can send, e.g. NaN, which JSON clients refuse).
+def raw_call(url: str, api_name: str, body: str) -> tuple[str, object]:
+    """Call a named endpoint with a raw JSON body (what any script can send, e.g. NaN, which JSON clients refuse).
 
     Returns (event, payload): event is "complete" or "error"; the body of every response is checked for tracebacks.
     """
-    body = body if body is not None else json.dumps({"data": data})
     posted = httpx.post(f"{url}gradio_api/call/{api_name}", content=body, headers={"content-type": "application/json"},
                         timeout=HTTP_TIMEOUT_S)
     assert "Traceback" not in posted.text
@@ -83,6 +94,27 @@ def raw_call(url: str, api_name: str, data: list, body: str | None = None) -> tu
         elif line.startswith("data:") and event in ("complete", "error"):
             payload = json.loads(line.split(":", 1)[1])
     return event, payload
+
+
+# /generate's parameters in ui/api.py's order, with the cheapest job's values as raw JSON tokens
+_GENERATE_ROW = {"prompt": '"x"', "negative_prompt": '""', "image": "null", "module": '"none"', "model": '""', "weight": "1.0",
+                 "guidance_start": "0.0", "guidance_end": "1.0", "control_mode": '"Balanced"', "resize_mode": '"Crop and Resize"',
+                 "processor_res": "512", "threshold_a": "null", "threshold_b": "null", "pixel_perfect": "false",
+                 "condition": '"canny"', "steps": "2", "cfg_scale": "7", "sampler": '"Euler a"', "seed": "1", "width": "64",
+                 "height": "64", "batch_size": "1", "draft": "false"}
+
+
+def generate_body(image: dict, **raw: str) -> str:
+    """/generate's positional row as a raw JSON body, so values a JSON client refuses (NaN, Infinity) can be sent."""
+    row = {**_GENERATE_ROW, "image": json.dumps(image), **raw}
+    return '{"data": [' + ", ".join(row.values()) + "]}"
+
+
+def assert_still_generates(client, job: dict, **changes) -> None:
+    """The server keeps serving: the job (with `changes`) still returns an image of its size."""
+    job = {**job, **changes}
+    images, _, _ = client.predict(**job, api_name="/generate")
+    assert Image.open(images[0]).size == (job["width"], job["height"])
 
 
 def raw_get(url: str, path: str) -> tuple[int, str]:
@@ -106,10 +138,14 @@ def queue_size(url: str) -> int:
     return int(httpx.get(url + "gradio_api/queue/status", timeout=HTTP_TIMEOUT_S).json()["queue_size"])
 
 
-def wait_until_drained(url: str, timeout_s: float = 60.0) -> None:
+def wait_until(condition: Callable[[], bool], what: str, timeout_s: float = 60.0) -> None:
+    """Poll `condition` (bounded); fail the test naming `what` never happened, rather than carry on regardless."""
     started = time.monotonic()
-    while time.monotonic() - started < timeout_s:
-        if queue_size(url) == 0:
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"queue still holds {queue_size(url)} jobs after {timeout_s:.0f} s")
+    while not condition():
+        if time.monotonic() - started > timeout_s:
+            raise AssertionError(f"{what} did not happen within {timeout_s:.0f} s")
+        time.sleep(0.05)
+
+
+def wait_until_drained(url: str, timeout_s: float = 60.0) -> None:
+    wait_until(lambda: queue_size(url) == 0, "the queue draining to empty", timeout_s)

@@ -10,13 +10,12 @@ import sys
 
 import httpx
 import pytest
-from gradio_client import Client, handle_file
+from gradio_client import Client
 from PIL import Image
 
 import app as app_module
 from app import AUTH_ENV, exposure_warning, make_auth_check, parse_auth
-from tests.security.conftest import _Payload
-from tests.security.helpers import HTTP_TIMEOUT_S, error_text, raw_get
+from tests.security.helpers import HTTP_TIMEOUT_S, Payload, error_text, raw_get
 from tests.server import ROOT, start_app
 
 pytestmark = pytest.mark.server
@@ -94,12 +93,11 @@ def test_auth_refuses_unauthenticated_calls_and_uploads(locked, control_path):
         Client(locked.url, auth=(USER, "wrong"), verbose=False)
 
 
-def test_auth_lets_the_right_credentials_in_and_results_stay_behind_it(locked, control_path):
+def test_auth_lets_the_right_credentials_in_and_results_stay_behind_it(locked, small_job):
     """Hazard: results downloadable by strangers. STUDIO_AUTH credentials (password with colons) work end to end,
     and the URL of a result refuses a caller without the login cookie."""
     client = Client(locked.url, auth=(USER, PASSWORD), verbose=False, download_files=False)
-    images, _, _ = client.predict(prompt="x", image=handle_file(str(control_path)), module="none", condition="canny",
-                                  steps=2, width=64, height=64, seed=3, api_name="/generate")
+    images, _, _ = client.predict(**{**small_job, "seed": 3}, api_name="/generate")
     result_url = images[0]["url"]
     with httpx.Client(cookies=dict(client.cookies), timeout=HTTP_TIMEOUT_S) as logged_in:
         with_login = logged_in.get(result_url)
@@ -176,17 +174,16 @@ def test_symlink_out_of_the_model_folder_is_refused(client, small_job, models_di
     assert "outside the model folders" in error_text(caught.value)
 
 
-def test_pickle_checkpoint_on_the_command_line_is_refused(tmp_path, marker, control_path):
+def test_pickle_checkpoint_on_the_command_line_is_refused(tmp_path, marker, small_job):
     """Hazard: remote code execution from a pickled --model. `--model x.ckpt` is refused without loading it: the app
     still serves and every call says why; the payload never runs."""
     checkpoint = tmp_path / "model.ckpt"
-    checkpoint.write_bytes(pickle.dumps(_Payload(marker)))
+    checkpoint.write_bytes(pickle.dumps(Payload(marker)))
     running = start_app(tmp_path, model=str(checkpoint))
     try:
         client = Client(running.url, verbose=False)
         with pytest.raises(Exception) as caught:
-            client.predict(prompt="x", image=handle_file(str(control_path)), module="none", condition="canny", steps=2,
-                           width=64, height=64, api_name="/generate")
+            client.predict(**small_job, api_name="/generate")
         message = error_text(caught.value)
         assert "pickle checkpoint" in message and "--allow-pickle" in message
         assert not marker.exists()

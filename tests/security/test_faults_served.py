@@ -13,13 +13,14 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 import torch
-from gradio_client import Client, handle_file
+from gradio_client import Client
 from PIL import Image
 
 from pipelines.engine import Engine
 from pipelines.lazy import LazyEngine
 from preprocessors import Preprocessors
-from tests.security.helpers import error_text, wait_until_drained
+from tests.pipelines.helpers import fail_once, nan_unless_float32
+from tests.security.helpers import assert_still_generates, error_text, wait_until_drained
 from tests.server import free_port, start_app
 from ui.layout import build_demo
 from ui.studio import Studio
@@ -53,71 +54,53 @@ def inprocess():
 
 
 @pytest.fixture(scope="module")
-def job(control_path) -> dict:
-    return dict(prompt="a lighthouse", image=handle_file(str(control_path)), module="none", condition="canny", steps=2,
-                width=64, height=64, seed=21)
-
-
-@pytest.fixture(scope="module")
-def reference(inprocess, job) -> np.ndarray:
-    """The image the job makes on the untouched engine."""
-    return _pixels(inprocess.client.predict(**job, api_name="/generate"))
+def reference(inprocess, small_job) -> np.ndarray:
+    """The image the small job makes on the untouched engine."""
+    return _pixels(inprocess.client.predict(**small_job, api_name="/generate"))
 
 
 def _pixels(result) -> np.ndarray:
     return np.asarray(Image.open(result[0][0]).convert("RGB")).astype(int)
 
 
-def _fail_once(original, error: BaseException):
-    calls = []
-
-    def wrapper(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 1:
-            raise error
-        return original(*args, **kwargs)
-
-    return wrapper
-
-
-def _assert_recovers(inprocess, job, reference) -> None:
+def _assert_recovers(inprocess, small_job, reference) -> None:
     """The lock is free, the queue empty, and the very same job now gives the very same image."""
     assert not inprocess.engine._lock.locked()
-    assert np.array_equal(_pixels(inprocess.client.predict(**job, api_name="/generate")), reference)
+    assert np.array_equal(_pixels(inprocess.client.predict(**small_job, api_name="/generate")), reference)
     wait_until_drained(inprocess.url)
 
 
 @pytest.mark.parametrize("part", ["denoise", "decode"])
-def test_out_of_memory_is_a_sentence_and_the_next_job_runs(inprocess, job, reference, monkeypatch, part):
+def test_out_of_memory_is_a_sentence_and_the_next_job_runs(inprocess, small_job, reference, monkeypatch, part):
     """Hazard: GPU out of memory (during denoising, during VAE decode) wedging the engine or killing the server."""
     oom = torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB (injected)")
     if part == "denoise":
         unet = inprocess.engine.base.unet
-        monkeypatch.setattr(unet, "forward", _fail_once(unet.forward, oom))
+        monkeypatch.setattr(unet, "forward", fail_once(unet.forward, oom)[0])
     else:
         vae = inprocess.engine.base.vae
-        monkeypatch.setattr(vae, "decode", _fail_once(vae.decode, oom))
+        monkeypatch.setattr(vae, "decode", fail_once(vae.decode, oom)[0])
     with pytest.raises(Exception) as caught:
-        inprocess.client.predict(**job, api_name="/generate")
+        inprocess.client.predict(**small_job, api_name="/generate")
     assert "ran out of memory" in error_text(caught.value)
-    _assert_recovers(inprocess, job, reference)
+    _assert_recovers(inprocess, small_job, reference)
 
 
-def test_an_exception_inside_a_job_never_blocks_the_queue(inprocess, job, reference, monkeypatch, caplog):
+def test_an_exception_inside_a_job_never_blocks_the_queue(inprocess, small_job, reference, monkeypatch, caplog):
     """Hazard: an unexpected bug in one job blocking every later job. The caller gets a generic sentence (details
     only in the server log) and the next job runs."""
     unet = inprocess.engine.base.unet
-    monkeypatch.setattr(unet, "forward", _fail_once(unet.forward, RuntimeError("shape mismatch deep inside (injected)")))
+    monkeypatch.setattr(unet, "forward", fail_once(unet.forward, RuntimeError("shape mismatch deep inside (injected)"))[0])
     with caplog.at_level(logging.ERROR, logger="ui.errors"):
         with pytest.raises(Exception) as caught:
-            inprocess.client.predict(**job, api_name="/generate")
+            inprocess.client.predict(**small_job, api_name="/generate")
     message = error_text(caught.value)
     assert "Something went wrong" in message and "injected" not in message
     assert any("injected" in (record.exc_text or str(record.exc_info)) for record in caplog.records)
-    _assert_recovers(inprocess, job, reference)
+    _assert_recovers(inprocess, small_job, reference)
 
 
-def test_nan_from_the_unet_is_a_sentence_not_a_black_image(inprocess, job, reference, monkeypatch):
+def test_nan_from_the_unet_is_a_sentence_not_a_black_image(inprocess, small_job, reference, monkeypatch):
     """Hazard: NaN latents (fp16 overflow) silently decoded to a black image."""
     unet = inprocess.engine.base.unet
     original = unet.forward
@@ -128,10 +111,10 @@ def test_nan_from_the_unet_is_a_sentence_not_a_black_image(inprocess, job, refer
 
     monkeypatch.setattr(unet, "forward", nan_forward)
     with pytest.raises(Exception) as caught:
-        inprocess.client.predict(**job, api_name="/generate")
+        inprocess.client.predict(**small_job, api_name="/generate")
     assert "invalid values (NaN)" in error_text(caught.value)
     monkeypatch.undo()
-    _assert_recovers(inprocess, job, reference)
+    _assert_recovers(inprocess, small_job, reference)
 
 
 @pytest.fixture
@@ -145,32 +128,20 @@ def low_precision_vae(inprocess):
     vae.load_state_dict(saved)
 
 
-def _nan_decode(vae, always: bool):
-    original = vae.decode
-
-    def decode(latents, *args, **kwargs):
-        pixels = original(latents, *args, **kwargs)[0]
-        if always or vae.dtype != torch.float32:
-            pixels = torch.full_like(pixels, float("nan"))
-        return (pixels,)
-
-    return decode
-
-
-def test_nan_from_the_vae_is_retried_in_float32(inprocess, job, reference, low_precision_vae, monkeypatch):
+def test_nan_from_the_vae_is_retried_in_float32(inprocess, small_job, reference, low_precision_vae, monkeypatch):
     """Hazard: the half-precision VAE's NaN decode returned as a black image. It is decoded again in float32."""
-    monkeypatch.setattr(low_precision_vae, "decode", _nan_decode(low_precision_vae, always=False))
-    pixels = _pixels(inprocess.client.predict(**job, api_name="/generate"))
+    monkeypatch.setattr(low_precision_vae, "decode", nan_unless_float32(low_precision_vae)[0])
+    pixels = _pixels(inprocess.client.predict(**small_job, api_name="/generate"))
     assert pixels.std() > 1 and pixels.max() > 0, "a flat/black image came back"
     assert np.abs(pixels - reference).mean() < 4
     assert low_precision_vae.dtype == torch.bfloat16
 
 
-def test_nan_from_the_vae_even_in_float32_is_a_sentence(inprocess, job, low_precision_vae, monkeypatch):
+def test_nan_from_the_vae_even_in_float32_is_a_sentence(inprocess, small_job, low_precision_vae, monkeypatch):
     """Hazard: persistent NaN decode returned as a black image."""
-    monkeypatch.setattr(low_precision_vae, "decode", _nan_decode(low_precision_vae, always=True))
+    monkeypatch.setattr(low_precision_vae, "decode", nan_unless_float32(low_precision_vae, always=True)[0])
     with pytest.raises(Exception) as caught:
-        inprocess.client.predict(**job, api_name="/generate")
+        inprocess.client.predict(**small_job, api_name="/generate")
     assert "invalid (NaN) image even in float32" in error_text(caught.value)
     assert not inprocess.engine._lock.locked()
 
@@ -195,11 +166,10 @@ def test_hostile_or_broken_model_files_are_refused_and_nothing_runs(client, smal
         client.predict(**{**small_job, "model": str(models_dir / name)}, api_name="/generate")
     assert HOSTILE_MODELS[name] in error_text(caught.value)
     assert not marker.exists(), "a pickle payload was executed"
-    images, _, _ = client.predict(**small_job, api_name="/generate")
-    assert Image.open(images[0]).size == (64, 64)
+    assert_still_generates(client, small_job)
 
 
-def test_unwritable_outputs_folder_still_returns_images_and_logs_once(tmp_path, control_path):
+def test_unwritable_outputs_folder_still_returns_images_and_logs_once(tmp_path, small_job):
     """Hazard: a read-only or full disk losing results or spamming the log. With --outputs under a *file* (mkdir fails
     even for root) every image still reaches the caller and the failure is logged once."""
     blocker = tmp_path / "not-a-folder"
@@ -208,9 +178,7 @@ def test_unwritable_outputs_folder_still_returns_images_and_logs_once(tmp_path, 
     try:
         client = Client(running.url, verbose=False)
         for seed in (1, 2, 3):
-            images, _, infotext = client.predict(prompt="x", image=handle_file(str(control_path)), module="none",
-                                                 condition="canny", steps=2, width=64, height=64, seed=seed,
-                                                 api_name="/generate")
+            images, _, infotext = client.predict(**{**small_job, "seed": seed}, api_name="/generate")
             assert Image.open(images[0]).size == (64, 64) and f"Seed: {seed}" in infotext
         assert running.log().count("Could not save images") == 1
     finally:

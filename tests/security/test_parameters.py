@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from gradio_client import handle_file
 from PIL import Image
 
-from tests.security.helpers import error_text, raw_call, upload
+from tests.security.helpers import assert_still_generates, error_text, generate_body, raw_call, upload
 
 pytestmark = pytest.mark.server
 
@@ -36,25 +34,17 @@ def test_bad_generation_parameters_are_one_sentence(client, small_job, change, e
     with pytest.raises(Exception) as caught:
         client.predict(**{**small_job, **change}, api_name="/generate")
     assert expected in error_text(caught.value)
-    images, _, _ = client.predict(**small_job, api_name="/generate")
-    assert Image.open(images[0]).size == (64, 64)
-
-
-def _generate_row(image: dict, cfg_scale: str = "7", prompt: str = '"x"') -> str:
-    """The /generate positional row as raw JSON, so values a JSON client refuses (NaN, Infinity) can be sent."""
-    row = [prompt, '""', json.dumps(image), '"none"', '""', "1.0", "0.0", "1.0", '"Balanced"', '"Crop and Resize"', "512",
-           "null", "null", "false", '"canny"', "2", cfg_scale, '"Euler a"', "1", "64", "64", "1", "false"]
-    return '{"data": [' + ", ".join(row) + "]}"
+    assert_still_generates(client, small_job)
 
 
 @pytest.mark.parametrize("value", ["NaN", "Infinity", "-Infinity", '"7"', "null"])
 def test_non_finite_or_non_numeric_cfg_scale_is_refused(served, control_path, value):
     """Hazard: NaN/inf numbers poisoning sampling (a silent black image). Sent as raw JSON, they get a sentence."""
     image = upload(served.url, control_path)
-    event, payload = raw_call(served.url, "generate", [], body=_generate_row(image, cfg_scale=value))
+    event, payload = raw_call(served.url, "generate", generate_body(image, cfg_scale=value))
     assert event == "error"
     assert "cfg_scale must be" in error_text(payload["error"])
-    event, payload = raw_call(served.url, "generate", [], body=_generate_row(image))
+    event, payload = raw_call(served.url, "generate", generate_body(image))
     assert event == "complete"
 
 
@@ -84,7 +74,7 @@ def test_emoji_and_control_character_prompts_round_trip_through_png_metadata(cli
 def test_text_that_is_not_unicode_is_refused_with_a_sentence(served, control_path):
     """Hazard: a lone UTF-16 surrogate (valid JSON, invalid text) crashing the tokenizer or the PNG writer."""
     image = upload(served.url, control_path)
-    event, payload = raw_call(served.url, "generate", [], body=_generate_row(image, prompt='"lone \\ud800 surrogate"'))
+    event, payload = raw_call(served.url, "generate", generate_body(image, prompt='"lone \\ud800 surrogate"'))
     assert event == "error"
     assert "not valid Unicode" in error_text(payload["error"])
 
