@@ -15,11 +15,10 @@ from pathlib import Path
 
 import torch
 
+from preprocessors.registry import ANNOTATORS, DEPTH_ANYTHING, TEED_REPO
 from tests.fakehub import add_file, add_folder, snapshot_dir
 
-ANNOTATORS = "lllyasviel/Annotators"
-DEPTH_ANYTHING = "depth-anything/Depth-Anything-V2-Small-hf"
-TEED = ("fal-ai/teed", "5_model.pth")
+TEED = (TEED_REPO, "5_model.pth")
 
 
 BUILD_VERSION = "3: fp16, erika.pth, full-size Depth Anything V2 Small"  # change when the layout changes, so stale caches are rebuilt

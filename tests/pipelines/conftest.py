@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -64,8 +65,6 @@ def _real_layout(folder: Path) -> None:
 @pytest.fixture(scope="session")
 def fake_models(hub_cache, tmp_path_factory) -> FakeModels:
     """stable-diffusion-v1-5 (fp32 + fp16 variant files) and control_v11p_sd15_canny in the offline hub cache."""
-    from dataclasses import replace
-
     from pipelines.tiny import build_controlnet, build_tiny, save_tiny_base
 
     components = build_tiny(conditions=())
@@ -73,11 +72,8 @@ def fake_models(hub_cache, tmp_path_factory) -> FakeModels:
         perturb(part, seed)
     folder = tmp_path_factory.mktemp("sd15")
     save_tiny_base(folder, components)
-    half = build_tiny(conditions=())  # same architecture; load the perturbed weights, then halve them
-    for mine, theirs in ((half.unet, components.unet), (half.vae, components.vae), (half.text_encoder, components.text_encoder)):
-        mine.load_state_dict(theirs.state_dict())
-        mine.half()
-    save_tiny_base(folder, replace(half, scheduler_config=components.scheduler_config), variant="fp16")
+    halves = {name: copy.deepcopy(getattr(components, name)).half() for name in ("unet", "vae", "text_encoder")}
+    save_tiny_base(folder, replace(components, **halves), variant="fp16")
     _real_layout(folder)
     base_snapshot = add_folder(hub_cache, DEFAULT_MODEL, folder)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import torch
 from PIL import Image
@@ -15,6 +17,11 @@ def make_request(image: Image.Image, conditions=("canny",), **overrides) -> Gene
                   cfg_scale=6.0, sampler="Euler", seed=42, width=64, height=64)
     fields.update(overrides)
     return GenerationRequest(**fields)
+
+
+def with_unit(request: GenerationRequest, **changes) -> GenerationRequest:
+    """The request with its first (only) unit changed."""
+    return replace(request, units=(replace(request.units[0], **changes),))
 
 
 def pixel_diff(a: Image.Image, b: Image.Image) -> float:

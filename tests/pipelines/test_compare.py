@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from pipelines.infotext import parse_infotext
-from pipelines.requests import ControlUnit
 from tests.pipelines.helpers import make_request, pixel_diff
 
 CONDITIONS = ("canny", "depth", "lineart")
 
 
 def _units(image):
-    return [ControlUnit(image=image, condition=c, module=c) for c in CONDITIONS]
+    return list(make_request(image, CONDITIONS).units)
 
 
 def test_compare_equals_one_generate_per_condition(engine, control_image):

@@ -20,12 +20,12 @@ def test_four_threads_give_the_sequential_pixels(engine, control_image):
     barrier = threading.Barrier(THREADS)
 
     def worker(index: int) -> list[tuple[int, np.ndarray, int]]:
-        barrier.wait()
+        barrier.wait(timeout=60)
         mine = requests[index * PER_THREAD:(index + 1) * PER_THREAD]
         return [(r.seed, np.asarray(engine.generate(r).images[0]), threading.get_ident()) for r in mine]
 
     with ThreadPoolExecutor(max_workers=THREADS) as pool:
-        outcomes = [item for future in [pool.submit(worker, i) for i in range(THREADS)] for item in future.result()]
+        outcomes = [item for future in [pool.submit(worker, i) for i in range(THREADS)] for item in future.result(timeout=600)]
 
     assert len({ident for _, _, ident in outcomes}) == THREADS
     assert [seed for seed, _, _ in outcomes] == [r.seed for r in requests]

@@ -9,8 +9,6 @@ reason. Instead the residuals reaching the UNet are captured and checked against
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 import pytest
 import torch
@@ -19,18 +17,14 @@ from PIL import Image
 from pipelines.control_maps import fit_map, soft_injection_scales
 from pipelines.engine import Engine
 from pipelines.requests import CONTROL_MODES, RESIZE_MODES
-from tests.pipelines.helpers import make_request, pixel_diff
+from tests.pipelines.helpers import make_request, pixel_diff, with_unit
 
 WEIGHT = 0.7
 
 
-def _with_mode(request, mode: str):
-    return replace(request, units=(replace(request.units[0], control_mode=mode, weight=WEIGHT),))
-
-
 def test_the_three_control_modes_give_three_images(engine, control_image):
     request = make_request(control_image, steps=3, seed=8)
-    images = [engine.generate(_with_mode(request, mode)).images[0] for mode in CONTROL_MODES]
+    images = [engine.generate(with_unit(request, control_mode=mode, weight=WEIGHT)).images[0] for mode in CONTROL_MODES]
     for i in range(3):
         for j in range(i + 1, 3):
             assert pixel_diff(images[i], images[j]) > 2 / 255, (CONTROL_MODES[i], CONTROL_MODES[j])
@@ -72,7 +66,7 @@ def captured(control_image):
     _, net = engine.controlnets.get("canny")
     results = {}
     for mode in CONTROL_MODES:
-        seen = _capture(engine, net, _with_mode(make_request(control_image, steps=2, seed=3), mode))
+        seen = _capture(engine, net, with_unit(make_request(control_image, steps=2, seed=3), control_mode=mode, weight=WEIGHT))
         assert len(seen["net"]) == len(seen["unet"]) == 2
         results[mode] = (seen["net"][0], seen["unet"][0])
     return results

@@ -7,7 +7,7 @@ from diffusers import PNDMScheduler, StableDiffusionControlNetPipeline
 from diffusers.models.controlnets import MultiControlNetModel
 
 from pipelines.samplers import build_scheduler
-from tests.pipelines.helpers import make_request, pixel_diff
+from tests.pipelines.helpers import make_request, pixel_diff, with_unit
 
 
 def _reference(engine, request, maps, nets, guess_mode=False):
@@ -56,9 +56,7 @@ def test_two_units_match_multi_controlnet(engine, control_image):
 
 
 def test_control_actually_steers_the_image(engine, control_image):
-    from dataclasses import replace
-
     request = make_request(control_image, ("canny",))
     with_control = engine.generate(request).images[0]
-    without = engine.generate(replace(request, units=(replace(request.units[0], weight=0.0),))).images[0]
+    without = engine.generate(with_unit(request, weight=0.0)).images[0]
     assert pixel_diff(with_control, without) > 2 / 255

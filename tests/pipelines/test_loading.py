@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pickle
-from pathlib import Path
 
 import pytest
 import torch
@@ -15,6 +14,7 @@ from pipelines.loading import DEFAULT_MODEL, ModelLoadError, load_base, resolve_
 from pipelines.tiny import build_controlnet, build_unet
 from tests.pipelines.helpers import make_request
 from tests.pipelines.ldm_checkpoint import controlnet_to_ldm, to_ldm
+from tests.security.helpers import Payload
 
 CPU = torch.device("cpu")
 
@@ -104,19 +104,9 @@ def test_controlnet_from_a_local_folder_through_the_engine(tmp_path, engine):
     assert model_id == str(tmp_path / "mine") and _same_weights(loaded, net.state_dict())
 
 
-class _Payload:
-    """Unpickling this creates a file: proof that a loader opened a pickle."""
-
-    def __init__(self, marker: Path):
-        self.marker = marker
-
-    def __reduce__(self):
-        return Path.touch, (self.marker,)
-
-
 def test_the_pickle_payload_is_live(tmp_path):
     """So the refusals below prove something: unpickling this payload does create its marker."""
-    pickle.loads(pickle.dumps(_Payload(tmp_path / "control")))
+    pickle.loads(pickle.dumps(Payload(tmp_path / "control")))
     assert (tmp_path / "control").exists()
 
 
@@ -124,7 +114,7 @@ def test_the_pickle_payload_is_live(tmp_path):
 def test_pickle_checkpoints_are_refused_unopened(tmp_path, suffix):
     marker = tmp_path / "pwned"
     path = tmp_path / f"model{suffix}"
-    path.write_bytes(pickle.dumps(_Payload(marker)))
+    path.write_bytes(pickle.dumps(Payload(marker)))
     with pytest.raises(ModelLoadError, match=r"\.safetensors") as base_error:
         Engine.load(str(path), device="cpu")
     with pytest.raises(ModelLoadError, match=r"\.safetensors"):
@@ -136,7 +126,7 @@ def test_pickle_checkpoints_are_refused_unopened(tmp_path, suffix):
 def test_a_pickle_renamed_to_safetensors_is_not_unpickled(tmp_path):
     marker = tmp_path / "pwned"
     path = tmp_path / "model.safetensors"
-    path.write_bytes(pickle.dumps(_Payload(marker)))
+    path.write_bytes(pickle.dumps(Payload(marker)))
     with pytest.raises(ModelLoadError):
         Engine.load(str(path), device="cpu")
     assert not marker.exists()
@@ -150,7 +140,7 @@ def test_a_model_missing_from_the_cache_gives_a_fixable_sentence():
     assert "Traceback" not in message and 'File "' not in message and "\n" not in message
 
 
-def test_a_controlnet_missing_from_the_cache_names_it(fake_models):
+def test_a_controlnet_missing_from_the_cache_names_it():
     with pytest.raises(ModelLoadError) as error:
         load_controlnet("someone/missing-controlnet", "depth", CPU, torch.float32)
     assert "someone/missing-controlnet" in str(error.value) and "--model tiny" in str(error.value)

@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 
 from pipelines.infotext import parse_infotext, request_from_infotext
 from pipelines.requests import RequestError
-from tests.pipelines.helpers import make_request, pixel_diff
-
-
-def _unit(request, **changes):
-    return replace(request, units=(replace(request.units[0], **changes),))
-
+from tests.pipelines.helpers import make_request, pixel_diff, with_unit
 
 BAD_REQUESTS = [
     *[({side: value}, side) for side in ("width", "height") for value in (513, 0, -8, 100_000)],
@@ -50,14 +43,14 @@ def test_bad_request_fields_are_named(engine, control_image, changes, field):
 @pytest.mark.parametrize(("changes", "field"), BAD_UNITS, ids=[f for _, f in BAD_UNITS])
 def test_bad_unit_fields_are_named(engine, control_image, changes, field):
     with pytest.raises(RequestError, match=f"ControlNet unit 0 {field}"):
-        engine.generate(_unit(make_request(control_image), **changes))
+        engine.generate(with_unit(make_request(control_image), **changes))
     with pytest.raises(RequestError, match=field):
-        engine.compare(make_request(control_image, units=()), [_unit(make_request(control_image), **changes).units[0]])
+        engine.compare(make_request(control_image, units=()), [with_unit(make_request(control_image), **changes).units[0]])
 
 
 def test_a_unit_without_an_image_is_refused(engine, control_image):
     with pytest.raises(RequestError, match="unit 0 has no control image"):
-        engine.generate(_unit(make_request(control_image), image=None))
+        engine.generate(with_unit(make_request(control_image), image=None))
 
 
 def test_seed_minus_one_is_recorded_and_reproduces_the_image(engine, control_image):

@@ -68,14 +68,12 @@ def test_warm_up_runs_a_job_without_saving_it(tmp_path):
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").rglob("*.png"))
 
 
-def test_warm_up_never_stops_the_app_when_the_default_controlnet_is_missing(caplog):
+def test_warm_up_never_stops_the_app_when_the_default_controlnet_is_missing(engine, caplog):
     from pipelines.controlnets import ControlNetStore
     from pipelines.loading import ModelLoadError
 
     def missing(model_id: str, condition: str):
         raise ModelLoadError(f"no {model_id} here")
 
-    base = Engine.load("tiny", device="cpu").base
-    engine = Engine(base, ControlNetStore(missing))
-    warm_up(engine, size=64, steps=1)
+    warm_up(Engine(engine.base, ControlNetStore(missing)), size=64, steps=1)
     assert "warm-up skipped: no lllyasviel/control_v11p_sd15_canny here" in caplog.text

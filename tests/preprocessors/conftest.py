@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 from PIL import Image
 from skimage import data
@@ -23,7 +22,3 @@ def camera() -> Image.Image:
 @pytest.fixture(scope="session")
 def runner(annotators_ready) -> Preprocessors:
     return Preprocessors(device="cpu", offline=True)
-
-
-def edge_fraction(image: Image.Image) -> float:
-    return float((np.asarray(image.convert("L")) > 127).mean())

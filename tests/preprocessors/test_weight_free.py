@@ -8,12 +8,15 @@ from PIL import Image
 from scipy import ndimage
 
 from preprocessors import Preprocessors
-from tests.preprocessors.conftest import edge_fraction
 
 
 @pytest.fixture(scope="module")
 def plain() -> Preprocessors:
     return Preprocessors(offline=True, cache_entries=0)
+
+
+def edge_fraction(image: Image.Image) -> float:
+    return float((np.asarray(image.convert("L")) > 127).mean())
 
 
 def _gradient_magnitude(image: Image.Image) -> np.ndarray:
