@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import time
+
 import numpy as np
 import pytest
 from gradio_client import Client, handle_file
 from PIL import Image
+
+from ui.api import _Files
 
 
 @pytest.fixture(scope="module")
@@ -70,10 +75,6 @@ def test_bad_input_is_a_sentence_and_the_server_keeps_serving(client, drawing_pa
 
 
 def test_api_files_older_than_an_hour_are_pruned_and_metadata_kept():
-    import os
-    import time
-
-    from ui.api import _Files
 
     files = _Files()
     image = Image.new("RGB", (8, 8))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 from PIL import Image
 
@@ -19,7 +17,7 @@ def test_committed_examples_match_the_drawing_code():
 def test_every_example_in_the_ui_exists_and_the_pose_uses_openpose_colours():
     for _, name, _, _ in GENERATE_EXAMPLES:
         assert (HERE / name).is_file()
-    pose = np.asarray(Image.open(Path(HERE) / "stick_figure_openpose.png"))
+    pose = np.asarray(Image.open(HERE / "stick_figure_openpose.png"))
     colours = {tuple(pixel) for pixel in pose.reshape(-1, 3)[::7]}
     assert (255, 0, 0) in colours and (0, 0, 255) in colours and (0, 0, 0) in colours
 
