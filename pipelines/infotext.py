@@ -9,12 +9,14 @@ from dataclasses import dataclass, field
 from PIL import Image
 
 from pipelines.controlnets import CONTROLNET_MODELS, short_name
-from pipelines.requests import ControlUnit, GenerationRequest
+from pipelines.param_line import param_pairs
+from pipelines.requests import ControlUnit, GenerationRequest, RequestError
 from pipelines.samplers import SAMPLER_NAMES
 
 VERSION = "controlnet-studio 0.1"
-# A1111's parameter line: `Key: value` pairs separated by commas; a value may be a JSON-quoted string.
-_PARAM = re.compile(r'\s*(\w[\w \-/]+):\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$)')
+# Far above any infotext this app or A1111 writes (two 10 000-character prompts and three units are ~22 000);
+# text from an untrusted PNG is refused past it before any parsing.
+MAX_INFOTEXT_CHARS = 100_000
 _UNIT_KEY = re.compile(r"^ControlNet (\d+)$")
 _HASH_SUFFIX = re.compile(r"\s*\[[0-9a-fA-F]{8,}\]$")
 
@@ -124,10 +126,15 @@ class ParsedInfotext:
 
 def parse_infotext(text: str) -> ParsedInfotext:
     """Read A1111's format: the last line holds params when it has at least 3 `Key: value` pairs."""
+    if len(text) > MAX_INFOTEXT_CHARS:
+        raise RequestError(f"The image's parameters text is {len(text)} characters long, more than any real infotext "
+                           f"({MAX_INFOTEXT_CHARS}); it was not read.")
     lines = text.strip("\n").split("\n")
     params: dict[str, str] = {}
-    if lines and len(_PARAM.findall(lines[-1])) >= 3:
-        params = {key.strip(): _unquote(value) for key, value in _PARAM.findall(lines.pop())}
+    last_pairs = param_pairs(lines[-1]) if lines else []
+    if len(last_pairs) >= 3:
+        lines.pop()
+        params = {key.strip(): _unquote(value) for key, value in last_pairs}
     prompt_lines, negative_lines, in_negative = [], [], False
     for line in lines:
         if line.startswith("Negative prompt:"):
@@ -136,7 +143,7 @@ def parse_infotext(text: str) -> ParsedInfotext:
         (negative_lines if in_negative else prompt_lines).append(line)
     units = []
     for key in sorted((k for k in params if _UNIT_KEY.match(k)), key=lambda k: int(_UNIT_KEY.match(k).group(1))):
-        units.append({name.strip(): _unquote(value) for name, value in _PARAM.findall(params[key])})
+        units.append({name.strip(): _unquote(value) for name, value in param_pairs(params[key])})
     return ParsedInfotext("\n".join(prompt_lines), "\n".join(negative_lines), params, units)
 
 
