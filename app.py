@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import hmac
+import ipaddress
 import logging
 import os
 import signal
@@ -12,7 +13,6 @@ from pathlib import Path
 
 DEFAULT_MODEL = "stable-diffusion-v1-5/stable-diffusion-v1-5"
 AUTH_ENV = "STUDIO_AUTH"
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -22,13 +22,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")
     parser.add_argument("--port", type=int, default=7860)
     parser.add_argument("--share", action="store_true", help="create a public gradio.live link (use --auth!)")
-    parser.add_argument("--auth", default=None, help=f"user:password (or set {AUTH_ENV} to keep it out of shell history)")
+    parser.add_argument("--auth", action="append", default=[],
+                        help=f"user:password, repeatable (or set {AUTH_ENV}, one login a line, to keep it out of shell history)")
+    parser.add_argument("--admin", action="append", default=[], metavar="USER",
+                        help="a login that may switch the model and unload (repeatable); on a shared server nobody else can")
+    parser.add_argument("--max-jobs-per-visitor", type=int, default=2,
+                        help="jobs one visitor (login, else browser session) may have waiting or running at once")
     parser.add_argument("--outputs", default="outputs", help="folder for generated PNGs ('' to keep nothing on disk)")
     parser.add_argument("--offline", action="store_true", help="never contact the Hugging Face hub (sets HF_HUB_OFFLINE=1)")
     parser.add_argument("--allow-pickle", action="store_true", help="allow .ckpt/.bin/.pt checkpoints (they can run code)")
     parser.add_argument("--controlnet", action="append", default=[], metavar="CONDITION=MODEL",
                         help="use another ControlNet for a condition, e.g. canny=./models/my_canny.safetensors")
     parser.add_argument("--models-dir", action="append", default=[], help="folder users may pick ControlNet files from (repeatable)")
+    parser.add_argument("--allow-hub-models", action="store_true",
+                        help="let users name any hub repo as a unit's ControlNet (the server downloads it); off: only known ones")
     parser.add_argument("--controlnet-cache", type=int, default=7, help="ControlNets kept in memory at once")
     parser.add_argument("--queue-size", type=int, default=16, help="jobs that may wait; more get a 'busy' message")
     parser.add_argument("--max-file-size", default="20mb", help="largest upload accepted")
@@ -45,31 +52,48 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def parse_auth(value: str | None) -> tuple[str, str] | None:
-    """`user:password` from the flag or the environment; the password may contain colons."""
-    value = value or os.environ.get(AUTH_ENV)
-    if not value:
-        return None
-    user, sep, password = value.partition(":")
-    if not sep or not user or not password:
-        sys.exit(f"--auth / {AUTH_ENV} must look like user:password")
-    return user, password
+def parse_auth(values: list[str] | str | None) -> list[tuple[str, str]]:
+    """Logins from the flags, else from the environment (one `user:password` a line); passwords may contain colons."""
+    values = [values] if isinstance(values, str) else list(values or [])
+    if not values and os.environ.get(AUTH_ENV):
+        values = [line for line in os.environ[AUTH_ENV].splitlines() if line.strip()]
+    logins = []
+    for value in values:
+        user, sep, password = value.partition(":")
+        if not sep or not user or not password:
+            sys.exit(f"--auth / {AUTH_ENV} must look like user:password")
+        logins.append((user, password))
+    return logins
 
 
-def make_auth_check(credentials: tuple[str, str]):
-    """Compare both fields in constant time so response timing leaks nothing about the password."""
-    user, password = credentials
-
+def make_auth_check(logins: list[tuple[str, str]]):
+    """Compare every login's both fields in constant time, so response timing leaks nothing about any password."""
     def check(given_user: str, given_password: str) -> bool:
-        user_ok = hmac.compare_digest(given_user.encode(), user.encode())
-        password_ok = hmac.compare_digest(given_password.encode(), password.encode())
-        return user_ok and password_ok
+        matched = False
+        for user, password in logins:
+            user_ok = hmac.compare_digest(given_user.encode(), user.encode())
+            password_ok = hmac.compare_digest(given_password.encode(), password.encode())
+            matched |= user_ok and password_ok
+        return matched
 
     return check
 
 
+def is_loopback(host: str) -> bool:
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def local_only(host: str, share: bool, has_auth: bool) -> bool:
+    """Reachable by this machine's user alone: loopback, no share link, no login and no reverse proxy path.
+    A login or GRADIO_ROOT_PATH means other people arrive (through a proxy), even on 127.0.0.1."""
+    return is_loopback(host) and not share and not has_auth and not os.environ.get("GRADIO_ROOT_PATH")
+
+
 def exposure_warning(host: str, share: bool, has_auth: bool) -> str | None:
-    if has_auth or (host in LOOPBACK and not share):
+    if has_auth or (is_loopback(host) and not share):
         return None
     where = "a public share link" if share else f"{host} (reachable from other machines)"
     return (f"WARNING: serving on {where} without --auth: anyone who finds it can use your GPU and see results. "
@@ -83,8 +107,11 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    credentials = parse_auth(args.auth)
-    warning = exposure_warning(args.host, args.share, credentials is not None)
+    logins = parse_auth(args.auth)
+    unknown_admins = set(args.admin) - {user for user, _ in logins}
+    if unknown_admins:
+        sys.exit(f"--admin {', '.join(sorted(unknown_admins))}: not among the --auth / {AUTH_ENV} logins")
+    warning = exposure_warning(args.host, args.share, bool(logins))
     if warning:
         print(warning, file=sys.stderr, flush=True)
 
@@ -92,6 +119,7 @@ def main(argv: list[str] | None = None) -> None:
     from pipelines.lazy import LazyEngine
     from pipelines.limits import Limits
     from preprocessors import Preprocessors
+    from ui.access import Access
     from ui.layout import build_demo
     from ui.studio import Studio
 
@@ -108,16 +136,20 @@ def main(argv: list[str] | None = None) -> None:
     # The default model falls back to `tiny` when it cannot be loaded (offline, no cache); an explicit choice does not.
     engine = LazyEngine(args.model, factory, fallback="tiny" if args.model == DEFAULT_MODEL else None)
     annotator_device = "cuda" if args.device in ("auto", "cuda") and _cuda_available() else "cpu"
-    annotators = Preprocessors(device=annotator_device, offline=args.offline or None)
-    studio = Studio(engine, annotators, limits, [Path(folder).resolve() for folder in args.models_dir])
-    demo = build_demo(studio, queue_size=args.queue_size)
+    annotators = Preprocessors(device=annotator_device, offline=args.offline or None, max_map_pixels=limits.max_map_pixels,
+                               max_map_aspect=limits.max_map_aspect)
+    studio = Studio(engine, annotators, limits, [Path(folder).resolve() for folder in args.models_dir],
+                    controlnet_overrides=overrides, any_hub_model=args.allow_hub_models)
+    access = Access(local_only=local_only(args.host, args.share, bool(logins)), admins=frozenset(args.admin),
+                    max_jobs_per_visitor=args.max_jobs_per_visitor)
+    demo = build_demo(studio, access, queue_size=args.queue_size)
     engine.start()
     annotators.warm_up()
     # `docker stop`/systemd send SIGTERM: close like Ctrl+C does, so exit handlers remove the API's temporary files
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     demo.launch(
         server_name=args.host, server_port=args.port, share=args.share,
-        auth=make_auth_check(credentials) if credentials else None,
+        auth=make_auth_check(logins) if logins else None,
         max_file_size=args.max_file_size, enable_monitoring=False, ssr_mode=False, show_error=False,
         footer_links=["api"],
     )

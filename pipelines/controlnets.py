@@ -39,21 +39,26 @@ def load_controlnet(model_id: str, condition: str, device: torch.device, dtype: 
     path = Path(model_id).expanduser()
     if not path.exists() and names_a_path(model_id):
         raise ModelLoadError(f"No ControlNet file or folder at {model_id}; check the path.")
+    # a folder or hub repo holding only a pickled .bin is refused unless the operator allowed pickle
+    safe_only = {"use_safetensors": None if allow_pickle else True, "torch_dtype": dtype}
     try:
         if path.is_file():
             config = CONTROLNET_MODELS.get(condition, CONTROLNET_MODELS["canny"])
             net = ControlNetModel.from_single_file(str(path), config=config, torch_dtype=dtype)
-        elif path.is_dir():  # a folder holding only a pickled .bin is refused unless the operator allowed pickle
-            net = ControlNetModel.from_pretrained(str(path), torch_dtype=dtype, use_safetensors=True if not allow_pickle else None)
+        elif path.is_dir():
+            net = ControlNetModel.from_pretrained(str(path), **safe_only)
         elif dtype == torch.float16:
             try:
-                net = ControlNetModel.from_pretrained(model_id, variant="fp16", torch_dtype=dtype)
+                net = ControlNetModel.from_pretrained(model_id, variant="fp16", **safe_only)
             except (OSError, ValueError):
-                net = ControlNetModel.from_pretrained(model_id, torch_dtype=dtype)
+                net = ControlNetModel.from_pretrained(model_id, **safe_only)
         else:
-            net = ControlNetModel.from_pretrained(model_id, torch_dtype=dtype)
+            net = ControlNetModel.from_pretrained(model_id, **safe_only)
     except (OSError, ValueError) as error:
         log.warning("loading ControlNet %s failed: %s", model_id, error)
+        if not allow_pickle and "safetensors" in str(error) and not path.exists():
+            raise ModelLoadError(f"{model_id} has no .safetensors weights; pickle checkpoints can run code and are refused "
+                                 "(the operator can allow them with --allow-pickle).") from error
         if path.exists():
             raise ModelLoadError(f"Could not read the ControlNet at {model_id}: it is damaged or not a diffusers ControlNet "
                                  "(.safetensors file or folder).") from error

@@ -20,6 +20,14 @@ class Limits:
     max_weight: float = 2.0
     min_processor_res: int = 64
     max_processor_res: int = 2048
+    # A control map may hold as many pixels as the largest square one; thin strips are refused, not scaled up.
+    max_map_pixels: int = 2048 * 2048
+    max_map_aspect: float = 16.0
+    # What one job may cost, decided before it starts: output megapixels summed over every image (batch x
+    # conditions), and megapixel-steps (that sum x steps), the work the sampler does.
+    max_job_megapixels: float = 16.0
+    max_job_work: float = 256.0
+    max_job_seconds: float = 900.0  # a job still running then is stopped, API calls included
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "Limits":

@@ -61,8 +61,11 @@ def locate_weights(weights: WeightSpec, offline: bool) -> Path:
 class Preprocessors:
     """One per process (app.py builds it): detectors shared by all callers, plus the map cache."""
 
-    def __init__(self, device: str = "cpu", offline: bool | None = None, cache_entries: int = 64, cache_bytes: int = 256 * 2**20):
+    def __init__(self, device: str = "cpu", offline: bool | None = None, cache_entries: int = 64, cache_bytes: int = 256 * 2**20,
+                 max_map_pixels: int = MAX_RES * MAX_RES, max_map_aspect: float = 16.0):
         self.device = device
+        self.max_map_pixels = max_map_pixels
+        self.max_map_aspect = max_map_aspect
         self.offline = _offline(offline)
         self.cache = MapCache(cache_entries, cache_bytes)
         self._detectors: dict[str, object] = {}
@@ -93,6 +96,7 @@ class Preprocessors:
         if isinstance(processor_res, bool) or not isinstance(processor_res, int) or not MIN_RES <= processor_res <= MAX_RES:
             raise PreprocessorError(f"processor_res must be a whole number between {MIN_RES} and {MAX_RES}, got {processor_res!r}.")
         a, b = resolve_thresholds(spec, threshold_a, threshold_b)
+        check_map_size(image.size, processor_res, self.max_map_pixels, self.max_map_aspect)
         picture = normalise_image(image)
         key = map_key(picture, name, processor_res, a, b)
         cached = self.cache.get(key)
@@ -141,6 +145,21 @@ class Preprocessors:
         for key, lock in self._locks.items():
             with lock, self._run_locks[key]:  # never pull a detector out from under a load or a run
                 self._detectors.pop(key, None)
+
+
+def check_map_size(size: tuple[int, int], processor_res: int, max_pixels: int, max_aspect: float) -> None:
+    """Refuse, before any work, a map that would be huge: the map's short side is processor_res, so a thin strip
+    (8192x8 at 2048 made a 2097152x2048 map and killed the server) grows with its aspect ratio."""
+    width, height = size
+    aspect = max(width, height) / max(1, min(width, height))
+    if aspect > max_aspect:
+        raise PreprocessorError(f"The control image is {width}x{height} pixels, more than {max_aspect:g}:1; crop it closer to "
+                                "the output's shape before using it.")
+    map_width, map_height = short_side_size(size, processor_res)
+    if map_width * map_height > max_pixels:
+        fits = int((max_pixels / aspect) ** 0.5) // 8 * 8
+        raise PreprocessorError(f"At processor_res {processor_res} the {width}x{height} image's map would be {map_width}x{map_height} "
+                                f"pixels, over this server's {max_pixels / 1e6:.1f} megapixels; lower processor_res to {fits} or less.")
 
 
 def _fit(result: Image.Image, source_size: tuple[int, int], processor_res: int) -> Image.Image:

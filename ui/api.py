@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
-import itertools
+import secrets
 import shutil
 import tempfile
 import time
@@ -41,13 +41,13 @@ class _Files:
         atexit.register(shutil.rmtree, self.folder, ignore_errors=True)
         # gradio moves only top-level returned files into its cache; lists of files are served from here
         gr.set_static_paths([self.folder])
-        self._numbers = itertools.count(1)  # thread-safe: two endpoints saving at once never share a name
 
     def save(self, image: Image.Image, stem: str) -> dict:
         """A FileData *dict*: gradio moves files into its cache (so serves them) only where it finds dicts or models,
         and our endpoints return tuples and lists, where a FileData object would go out unmoved and every download 403."""
         self._prune()
-        path = self.folder / f"{next(self._numbers):06d}-{stem}.png"
+        # 128 random bits: the folder's name is in every response, so a counter let visitors fetch each other's images
+        path = self.folder / f"{secrets.token_urlsafe(16)}-{stem}.png"
         image.save(path, format="PNG", pnginfo=png_chunk(image.info["parameters"]) if "parameters" in image.info else None)
         return FileData(path=str(path), mime_type="image/png", orig_name=path.name).model_dump()
 
@@ -69,6 +69,7 @@ class _EngineJob:
     way the `with` block is left early and the job's CancelToken is set. A plain function would run to the end."""
 
     HEARTBEAT_S = 0.5
+    STOP_WAIT_S = 120.0  # a preprocessor run cannot be interrupted; the engine stops within a step
 
     def __init__(self, work: Callable[[CancelToken], Any]):
         self.token = CancelToken()
@@ -79,12 +80,14 @@ class _EngineJob:
         await asyncio.wait({self.future}, timeout=self.HEARTBEAT_S)
         return self.future.done()
 
-    def __enter__(self) -> _EngineJob:
+    async def __aenter__(self) -> _EngineJob:
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    async def __aexit__(self, *exc_info) -> None:
+        """Hold the caller's GPU slot until the worker has really stopped, so an abandoned job never overlaps the next."""
         if not self.future.done():
             self.token.cancel()
+            await asyncio.wait({self.future}, timeout=self.STOP_WAIT_S)
 
 
 def register_api(studio: Studio) -> None:
@@ -106,9 +109,12 @@ def register_api(studio: Studio) -> None:
                        draft: bool = False) -> AsyncIterator[tuple[list[FileData], FileData | None, str]]:
         """Generate with one ControlNet unit (module `none` = the image already is a map). Returns PNGs with infotext, the map used, the infotext."""
         with user_errors():
-            settings = Settings(prompt, negative_prompt, steps, cfg_scale, sampler, seed, width, height, batch_size, draft)
-            unit = UnitSettings(image, module, condition, model, weight, guidance_start, guidance_end, control_mode,
-                                resize_mode, processor_res, threshold_a, threshold_b, pixel_perfect, image is not None)
+            settings = Settings(prompt=prompt, negative_prompt=negative_prompt, steps=steps, cfg_scale=cfg_scale,
+                                sampler=sampler, seed=seed, width=width, height=height, batch_size=batch_size, draft=draft)
+            unit = UnitSettings(image=image, module=module, condition=condition, model=model, weight=weight,
+                                guidance_start=guidance_start, guidance_end=guidance_end, control_mode=control_mode,
+                                resize_mode=resize_mode, processor_res=processor_res, threshold_a=threshold_a,
+                                threshold_b=threshold_b, pixel_perfect=pixel_perfect, enabled=image is not None)
 
             def work(cancel: CancelToken) -> tuple[list[dict], dict | None, str]:
                 result = studio.generate(settings, [unit], cancel=cancel)
@@ -116,7 +122,7 @@ def register_api(studio: Studio) -> None:
                 used = files.save(result.maps[0], "map") if result.maps else None
                 return images, used, result.infotexts[0]
 
-            with _EngineJob(work) as job:
+            async with _EngineJob(work) as job:
                 while not await job.finished():
                     yield None
                 yield job.future.result()
@@ -127,7 +133,8 @@ def register_api(studio: Studio) -> None:
                       height: int = 512, batch_size: int = 1) -> AsyncIterator[tuple[list[FileData], list[str], FileData]]:
         """The condition matrix: for each module its map and result(s), captioned, plus one labelled grid PNG."""
         with user_errors():
-            settings = Settings(prompt, negative_prompt, steps, cfg_scale, sampler, seed, width, height, batch_size)
+            settings = Settings(prompt=prompt, negative_prompt=negative_prompt, steps=steps, cfg_scale=cfg_scale,
+                                sampler=sampler, seed=seed, width=width, height=height, batch_size=batch_size)
             template = UnitSettings(image=image, weight=weight, control_mode=control_mode, resize_mode=resize_mode,
                                     processor_res=processor_res)
             chosen = list(modules or [])
@@ -143,7 +150,7 @@ def register_api(studio: Studio) -> None:
                         captions.append(f"{module} · seed {seed_}")
                 return items, captions, files.save(grid, "grid")
 
-            with _EngineJob(work) as job:
+            async with _EngineJob(work) as job:
                 while not await job.finished():
                     yield None
                 yield job.future.result()

@@ -11,7 +11,8 @@ from typing import Any
 from pipelines.engine import CancelToken, StepUpdate
 
 _POLL_SECONDS = 0.25
-_MAX_WAIT_SECONDS = 3600.0
+_MAX_WAIT_SECONDS = 3600.0  # a backstop: the studio's time limit (Limits.max_job_seconds) stops jobs first
+_STOP_WAIT_SECONDS = 120.0  # a preprocessor run cannot be interrupted; the engine stops within a step
 
 
 @dataclass(frozen=True)
@@ -55,8 +56,9 @@ def stream_job(work: Callable[[Callable[[StepUpdate], None], CancelToken], Any],
         thread.join(timeout=60)
         finished = True
     finally:
-        if not finished:
+        if not finished:  # Stop or a closed tab: keep this GPU slot until the worker has really stopped
             cancel.cancel()
+            thread.join(timeout=_STOP_WAIT_SECONDS)
     if "error" in outcome:
         raise outcome["error"]
     yield Done(outcome.get("value"))

@@ -6,6 +6,7 @@ import gradio as gr
 
 from pipelines.lazy import LazyEngine
 from preprocessors import Preprocessors
+from ui.access import Access
 from ui.api import register_api
 from ui.compare_tab import build_compare_tab
 from ui.generate_tab import build_generate_tab
@@ -16,10 +17,11 @@ from ui.studio import Studio
 TITLE = "ControlNet Studio"
 
 
-def build_demo(studio: Studio, queue_size: int = 16) -> gr.Blocks:
+def build_demo(studio: Studio, access: Access | None = None, queue_size: int = 16) -> gr.Blocks:
     """Build the Blocks app around one Studio (which holds the one engine)."""
     engine: LazyEngine = studio.engine
     annotators: Preprocessors = studio.annotators
+    access = access or Access()
     with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
         gr.Markdown(f"# {TITLE}\nType a prompt, upload a control image, pick a condition — then compare conditions side by side.")
         banner = gr.Markdown(banner_text(engine), elem_id="banner")
@@ -27,10 +29,15 @@ def build_demo(studio: Studio, queue_size: int = 16) -> gr.Blocks:
             generate = build_generate_tab(studio, studio.limits)
             build_compare_tab(studio, studio.limits)
             build_history_tab(generate, tabs)
-            build_models_tab(engine, annotators, banner)
+            operator_row = build_models_tab(engine, annotators, banner, access)
         timer = gr.Timer(2.0)
         timer.tick(lambda: banner_text(engine), None, banner, queue=False, api_visibility="private")
         demo.load(lambda: banner_text(engine), None, banner, queue=False, api_visibility="private")
+
+        def operator_view(request: gr.Request):
+            return gr.update(visible=access.is_operator(request))
+
+        demo.load(operator_view, None, operator_row, queue=False, api_visibility="private")
         register_api(studio)
     demo.queue(max_size=queue_size, default_concurrency_limit=1)
     return demo

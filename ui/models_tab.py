@@ -8,6 +8,7 @@ from pipelines.controlnets import CONTROLNET_MODELS
 from pipelines.lazy import LazyEngine
 from pipelines.tiny import UNTRAINED_NOTICE
 from preprocessors import Preprocessors
+from ui.access import Access
 from ui.errors import user_errors
 
 
@@ -17,7 +18,7 @@ def banner_text(engine: LazyEngine) -> str:
     if state.phase == "loading":
         return f"**Loading.** {state.message} The page works meanwhile; jobs start when the model is ready."
     if state.phase == "failed":
-        return f"**Model not loaded.** {state.message} Open the **Models** tab and press *Use the built-in tiny model* to try the app now."
+        return f"**Model not loaded.** {state.message} The server's operator can press *Use the built-in tiny model* on the **Models** tab to try the app now."
     if state.model == "tiny" and state.message:
         return f"**Running the built-in untrained tiny model instead.** {state.message}"
     if state.model == "tiny":
@@ -40,15 +41,16 @@ def annotator_rows(annotators: Preprocessors) -> list[list[str]]:
     return rows
 
 
-def build_models_tab(engine: LazyEngine, annotators: Preprocessors, banner: gr.Markdown) -> gr.Tab:
+def build_models_tab(engine: LazyEngine, annotators: Preprocessors, banner: gr.Markdown, access: Access) -> gr.Row:
+    """The tab; returns the row of operator actions, shown only to the operator (see Access)."""
     with gr.Tab("Models", id="models") as tab:
         summary = gr.JSON(label="Base model, device, memory", elem_id="models-summary")
         controlnets = gr.Dataframe(headers=["condition", "ControlNet", "state"], label="ControlNets", interactive=False)
         annotator_table = gr.Dataframe(headers=["preprocessor", "family", "state", "how to fetch"], label="Preprocessors",
                                        interactive=False, wrap=True)
-        with gr.Row():
-            refresh = gr.Button("Refresh")
-            unload = gr.Button("Unload ControlNets and annotators")
+        refresh = gr.Button("Refresh")
+        with gr.Row(visible=False, elem_id="operator-actions") as operator_row:
+            unload = gr.Button("Unload ControlNets and annotators", elem_id="unload")
             use_tiny = gr.Button("Use the built-in tiny model", elem_id="use-tiny")
 
     def summary_value() -> dict:
@@ -61,14 +63,16 @@ def build_models_tab(engine: LazyEngine, annotators: Preprocessors, banner: gr.M
     def refresh_all():
         return summary_value(), controlnet_rows(engine), annotator_rows(annotators)
 
-    def unload_all():
+    def unload_all(request: gr.Request):
+        access.require_operator(request)  # hidden buttons can still be called by their event id
         with user_errors():
             if engine.state.phase == "ready":
                 engine.get().unload_controlnets()
             annotators.unload()
         return refresh_all()
 
-    def switch_to_tiny():
+    def switch_to_tiny(request: gr.Request):
+        access.require_operator(request)
         with user_errors():
             engine.switch("tiny")
         return (*refresh_all(), banner_text(engine))
@@ -78,4 +82,4 @@ def build_models_tab(engine: LazyEngine, annotators: Preprocessors, banner: gr.M
     refresh.click(refresh_all, None, outputs, queue=False, api_visibility="private")
     unload.click(unload_all, None, outputs, concurrency_id="gpu", api_visibility="private")
     use_tiny.click(switch_to_tiny, None, [*outputs, banner], concurrency_id="gpu", api_visibility="private")
-    return tab
+    return operator_row

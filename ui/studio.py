@@ -4,21 +4,30 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from PIL import Image
 
-from pipelines.controlnets import CONDITIONS
+from pipelines.controlnets import CONDITIONS, CONTROLNET_MODELS
 from pipelines.engine import CancelToken, StepUpdate
 from pipelines.lazy import LazyEngine
 from pipelines.limits import Limits
 from pipelines.loading import PICKLE_SUFFIXES
-from pipelines.requests import ControlUnit, GenerationRequest, GenerationResult, RequestError
+from pipelines.requests import (
+    ControlUnit,
+    GenerationRequest,
+    GenerationResult,
+    RequestError,
+    check_budget,
+    check_settings,
+    check_unit_settings,
+)
 from preprocessors import Preprocessors, get_spec, pixel_perfect_resolution
 from ui.grid import labelled_grid
 from ui.uploads import open_upload
 
+MAX_COMPARE = 12
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
@@ -66,6 +75,8 @@ class Studio:
     annotators: Preprocessors
     limits: Limits
     model_roots: list[Path] = field(default_factory=list)
+    controlnet_overrides: dict[str, str] = field(default_factory=dict)
+    any_hub_model: bool = False  # the operator's opt-in to let users name any hub repo (the server downloads it)
 
     def control_map(self, image: object, module: str, processor_res: int = 512,
                     threshold_a: float | None = None, threshold_b: float | None = None) -> Image.Image:
@@ -73,7 +84,7 @@ class Studio:
         picture = open_upload(image)
         if picture is None:
             raise RequestError("Upload a control image first.")
-        return self.annotators.run(module, picture, processor_res=int(processor_res), threshold_a=threshold_a, threshold_b=threshold_b)
+        return self.annotators.run(module, picture, processor_res=processor_res, threshold_a=threshold_a, threshold_b=threshold_b)
 
     def checked_model(self, model: str) -> str | None:
         """A user-chosen ControlNet: a hub id, or a .safetensors/folder inside the allowed model folders."""
@@ -81,6 +92,10 @@ class Studio:
         if not model:
             return None
         if _HUB_ID.match(model) and ".." not in model and not Path(model).exists():
+            known = {*CONTROLNET_MODELS.values(), *self.controlnet_overrides.values()}
+            if model not in known and not self.any_hub_model:
+                raise RequestError(f"{model} is not one of this server's ControlNets; use a v1.1 default, a file in an allowed "
+                                   "model folder, or ask the operator to start the app with --allow-hub-models.")
             return model
         path = Path(model).expanduser().resolve()
         if path.suffix.lower() in PICKLE_SUFFIXES:
@@ -90,9 +105,10 @@ class Studio:
             raise RequestError(f"{model} is outside the model folders this server allows ({allowed}); use a hub id or a file there.")
         return str(path)
 
-    def build_unit(self, unit: UnitSettings, width: int, height: int) -> ControlUnit | None:
-        """Run the unit's preprocessor (unless its upload already is a map) and fix its condition."""
-        if not unit.enabled:
+    def build_unit(self, unit: UnitSettings, width: int, height: int, index: int = 0,
+                   cancel: CancelToken | None = None) -> ControlUnit | None:
+        """Check the unit's settings, then run its preprocessor (unless its upload already is a map)."""
+        if unit.enabled is not True:
             return None
         picture = open_upload(unit.image)
         if picture is None:
@@ -101,17 +117,20 @@ class Studio:
         condition = unit.condition if unit.condition and unit.condition != "auto" else (spec.condition or "")
         if condition not in CONDITIONS:
             raise RequestError(f"Choose which ControlNet the {unit.module!r} map is for (one of {', '.join(CONDITIONS)}).")
-        resolution = int(unit.processor_res)
-        if unit.pixel_perfect:
-            resolution = pixel_perfect_resolution(picture.size, int(width), int(height), unit.resize_mode)
-        control = self.annotators.run(unit.module, picture, processor_res=resolution,
-                                      threshold_a=unit.threshold_a, threshold_b=unit.threshold_b)
-        return ControlUnit(
-            image=control, condition=condition, module=unit.module, model=self.checked_model(unit.model),
+        checked = check_unit_settings(ControlUnit(
+            image=None, condition=condition, module=unit.module, model=self.checked_model(unit.model),
             weight=unit.weight, guidance_start=unit.guidance_start, guidance_end=unit.guidance_end,
-            control_mode=unit.control_mode, resize_mode=unit.resize_mode, processor_res=resolution,
-            threshold_a=unit.threshold_a, threshold_b=unit.threshold_b, pixel_perfect=bool(unit.pixel_perfect),
-        )
+            control_mode=unit.control_mode, resize_mode=unit.resize_mode, processor_res=unit.processor_res,
+            threshold_a=unit.threshold_a, threshold_b=unit.threshold_b, pixel_perfect=unit.pixel_perfect,
+        ), index, self.limits)
+        resolution = checked.processor_res
+        if checked.pixel_perfect:
+            resolution = pixel_perfect_resolution(picture.size, width, height, checked.resize_mode)
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        control = self.annotators.run(unit.module, picture, processor_res=resolution,
+                                      threshold_a=checked.threshold_a, threshold_b=checked.threshold_b)
+        return replace(checked, image=control, processor_res=resolution)
 
     def request(self, settings: Settings, units: tuple[ControlUnit, ...] = ()) -> GenerationRequest:
         return GenerationRequest(
@@ -120,25 +139,38 @@ class Studio:
             height=settings.height, batch_size=settings.batch_size, draft=settings.draft,
         )
 
+    def _checked(self, settings: Settings, cells: int, cancel: CancelToken | None) -> tuple[GenerationRequest, CancelToken]:
+        """Everything that can be refused is refused here, before any preprocessor or model work; the job gets its clock."""
+        request = check_settings(self.request(settings), self.limits)
+        check_budget(request, cells, self.limits)
+        cancel = cancel or CancelToken()
+        cancel.limit_time(self.limits.max_job_seconds)
+        return request, cancel
+
     def generate(self, settings: Settings, units: list[UnitSettings], on_step: Callable[[StepUpdate], None] | None = None,
                  cancel: CancelToken | None = None) -> GenerationResult:
-        built = tuple(u for u in (self.build_unit(unit, settings.width, settings.height) for unit in units) if u is not None)
-        return self.engine.get().generate(self.request(settings, built), on_step=on_step, cancel=cancel)
+        request, cancel = self._checked(settings, 1, cancel)
+        if len(units) > self.limits.max_units:
+            raise RequestError(f"At most {self.limits.max_units} ControlNet units can be used at once; got {len(units)}.")
+        built = tuple(u for u in (self.build_unit(unit, request.width, request.height, index, cancel)
+                                  for index, unit in enumerate(units)) if u is not None)
+        return self.engine.get().generate(replace(request, units=built), on_step=on_step, cancel=cancel)
 
     def compare(self, settings: Settings, template: UnitSettings, modules: list[str],
                 on_step: Callable[[StepUpdate], None] | None = None, cancel: CancelToken | None = None
                 ) -> tuple[list[GenerationResult], Image.Image]:
         """One upload, several preprocessors, same prompt/seed: results per condition and a labelled grid."""
-        if not modules:
+        if not isinstance(modules, (list, tuple)) or not modules:
             raise RequestError("Tick at least one condition to compare.")
-        if len(modules) > 12:
-            raise RequestError("Compare at most 12 conditions at once.")
+        if len(modules) > MAX_COMPARE:
+            raise RequestError(f"Compare at most {MAX_COMPARE} conditions at once.")
+        request, cancel = self._checked(settings, len(modules), cancel)
         units = []
         for module in modules:
-            unit = self.build_unit(UnitSettings(**{**template.__dict__, "module": module, "enabled": True}), settings.width, settings.height)
+            unit = self.build_unit(replace(template, module=module, enabled=True), request.width, request.height, 0, cancel)
             if unit is None:
                 raise RequestError("Upload a control image to compare conditions on.")
             units.append(unit)
-        results = self.engine.get().compare(self.request(settings), units, on_step=on_step, cancel=cancel)
+        results = self.engine.get().compare(request, units, on_step=on_step, cancel=cancel)
         grid = labelled_grid([(module, [result.maps[0], *result.images]) for module, result in zip(modules, results)])
         return results, grid

@@ -126,7 +126,7 @@ def test_password_is_compared_in_constant_time(monkeypatch):
         return real(a, b)
 
     monkeypatch.setattr(app_module.hmac, "compare_digest", spy)
-    check = make_auth_check((USER, PASSWORD))
+    check = make_auth_check([(USER, PASSWORD)])
     assert check(USER, PASSWORD)
     assert not check("intruder", PASSWORD) and not check(USER, "s3cret") and not check("", "")
     assert len(compared) == 8, "user and password must both be compared on every attempt"
@@ -136,7 +136,7 @@ def test_password_is_compared_in_constant_time(monkeypatch):
 def test_auth_from_the_environment_and_malformed_values(monkeypatch):
     """Hazard: passwords in shell history; half-configured auth silently disabling the login."""
     monkeypatch.setenv(AUTH_ENV, f"{USER}:{PASSWORD}")
-    assert parse_auth(None) == (USER, PASSWORD)
+    assert parse_auth(None) == [(USER, PASSWORD)]
     for bad in ("nopassword", ":pw", "user:"):
         with pytest.raises(SystemExit):
             parse_auth(bad)

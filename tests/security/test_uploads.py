@@ -174,9 +174,9 @@ def test_uploaded_html_and_svg_are_served_as_downloads_not_pages(served, tmp_pat
         assert response.headers.get("content-disposition", "").startswith("attachment")
 
 
-@pytest.mark.parametrize("size", [(1, 1), (8000, 100)], ids=["1x1", "8000x100"])
+@pytest.mark.parametrize("size", [(1, 1), (1600, 100)], ids=["1x1", "1600x100"])
 def test_degenerate_image_sizes_still_generate(client, small_job, tmp_path, size):
-    """Hazard: degenerate geometry (1x1, extreme 80:1 aspect). The map is fitted to the output; the result is correct-size."""
+    """Hazard: degenerate geometry (1x1, a 16:1 strip, the widest allowed). The map is fitted to the output; the result is correct-size."""
     path = tmp_path / "odd.png"
     Image.new("RGB", size, "white").save(path)
     images, used_map, infotext = client.predict(**{**small_job, "image": handle_file(str(path))}, api_name="/generate")

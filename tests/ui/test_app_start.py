@@ -72,8 +72,8 @@ def test_command_line_contract():
     args = parse_args(["--model", "tiny", "--device", "cpu", "--host", "127.0.0.1", "--port", "7000", "--share",
                        "--auth", "a:b:c", "--outputs", "out", "--offline"])
     assert (args.model, args.device, args.port, args.share, args.offline) == ("tiny", "cpu", 7000, True, True)
-    assert parse_auth(args.auth) == ("a", "b:c")
-    check = make_auth_check(("artist", "s3cret"))
+    assert parse_auth(args.auth) == [("a", "b:c")]
+    check = make_auth_check([("artist", "s3cret")])
     assert check("artist", "s3cret") and not check("artist", "s3cre") and not check("Artist", "s3cret")
     assert exposure_warning("0.0.0.0", False, False) and exposure_warning("127.0.0.1", True, False)
     assert exposure_warning("127.0.0.1", False, False) is None and exposure_warning("0.0.0.0", True, True) is None
@@ -91,4 +91,4 @@ def test_compile_and_cpu_offload_are_refused_together(capsys):
 
 def test_auth_comes_from_the_environment(monkeypatch):
     monkeypatch.setenv("STUDIO_AUTH", "painter:pa:ss")
-    assert parse_auth(None) == ("painter", "pa:ss")
+    assert parse_auth(None) == [("painter", "pa:ss")]
