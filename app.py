@@ -39,6 +39,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--controlnet-cache", type=int, default=7, help="ControlNets kept in memory at once")
     parser.add_argument("--queue-size", type=int, default=16, help="jobs that may wait; more get a 'busy' message")
     parser.add_argument("--max-file-size", default="20mb", help="largest upload accepted")
+    parser.add_argument("--cache-hours", type=float, default=6.0,
+                        help="uploads and returned files are deleted from the server this long after they were made")
     parser.add_argument("--preview-every", type=int, default=4, help="live preview every N steps (0 = off)")
     parser.add_argument("--no-taesd", action="store_true", help="previews without TAESD (cheap approximation only)")
     parser.add_argument("--compile", action="store_true",
@@ -115,11 +117,14 @@ def main(argv: list[str] | None = None) -> None:
     if warning:
         print(warning, file=sys.stderr, flush=True)
 
+    from gradio.utils import get_upload_folder
+
     from pipelines.engine import Engine
     from pipelines.lazy import LazyEngine
     from pipelines.limits import Limits
     from preprocessors import Preprocessors
     from ui.access import Access
+    from ui.disk import start_sweeper
     from ui.layout import build_demo
     from ui.studio import Studio
 
@@ -138,13 +143,14 @@ def main(argv: list[str] | None = None) -> None:
     annotator_device = "cuda" if args.device in ("auto", "cuda") and _cuda_available() else "cpu"
     annotators = Preprocessors(device=annotator_device, offline=args.offline or None, max_map_pixels=limits.max_map_pixels,
                                max_map_aspect=limits.max_map_aspect)
-    studio = Studio(engine, annotators, limits, [Path(folder).resolve() for folder in args.models_dir],
-                    controlnet_overrides=overrides, any_hub_model=args.allow_hub_models)
     access = Access(local_only=local_only(args.host, args.share, bool(logins)), admins=frozenset(args.admin),
                     max_jobs_per_visitor=args.max_jobs_per_visitor)
-    demo = build_demo(studio, access, queue_size=args.queue_size)
+    studio = Studio(engine, annotators, limits, [Path(folder).resolve() for folder in args.models_dir],
+                    controlnet_overrides=overrides, any_hub_model=args.allow_hub_models, keep_copies=access.local_only)
+    demo = build_demo(studio, access, queue_size=args.queue_size, cache_hours=args.cache_hours)
     engine.start()
     annotators.warm_up()
+    start_sweeper(Path(get_upload_folder()), args.cache_hours)
     # `docker stop`/systemd send SIGTERM: close like Ctrl+C does, so exit handlers remove the API's temporary files
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     demo.launch(

@@ -114,7 +114,7 @@ class Engine:
         return self._run(request, cells, on_step, cancel, save)[0]
 
     def compare(self, request: GenerationRequest, units: list[ControlUnit], on_step: StepCallback | None = None,
-                cancel: CancelToken | None = None) -> list[GenerationResult]:
+                cancel: CancelToken | None = None, save: bool = True) -> list[GenerationResult]:
         """The condition matrix: the same prompt, seed and settings once per unit, batched where possible."""
         if not units:
             raise GenerationError("Choose at least one condition to compare.")
@@ -124,7 +124,7 @@ class Engine:
         request = self._concrete_seed(request)
         seeds = _batch_seeds(request)
         cells = [(replace(cell, seed=request.seed), cell.units, seeds) for cell in cell_requests]
-        return self._run(request, cells, on_step, cancel)
+        return self._run(request, cells, on_step, cancel, save)
 
     def status(self) -> dict[str, object]:
         """What the Models tab shows: base model, device, dtype, resident ControlNets, memory."""

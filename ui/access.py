@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 import gradio as gr
 
+from ui.errors import sentence
+
 
 def visitor_of(request: gr.Request | None) -> str:
     """A logged-in user is one visitor across tabs and scripts; without a login, each browser or client session is."""
@@ -31,4 +33,4 @@ class Access:
 
     def require_operator(self, request: gr.Request | None) -> None:
         if not self.is_operator(request):
-            raise gr.Error("Only the server's operator can switch or unload models; ask whoever runs this server.")
+            raise sentence("Only the server's operator can switch or unload models; ask whoever runs this server.")

@@ -24,11 +24,10 @@ from PIL import Image
 
 from pipelines.engine import CancelToken
 from pipelines.outputs import png_info as png_chunk
+from ui.concurrency import GPU, PREPROCESS, QueueGuard
 from ui.errors import user_errors
 from ui.history_tab import read_png_info
 from ui.studio import Settings, Studio, UnitSettings
-
-GPU = "gpu"
 
 
 class _Files:
@@ -90,8 +89,8 @@ class _EngineJob:
             await asyncio.wait({self.future}, timeout=self.STOP_WAIT_S)
 
 
-def register_api(studio: Studio) -> None:
-    """Call inside the Blocks context."""
+def register_api(studio: Studio, guard: QueueGuard) -> None:
+    """Call inside the Blocks context; `guard` says when a caller never reads its results."""
     files = _Files()
 
     def preprocess(image: FileData, module: str = "canny", processor_res: int = 512,
@@ -106,7 +105,7 @@ def register_api(studio: Studio) -> None:
                        threshold_a: float | None = None, threshold_b: float | None = None, pixel_perfect: bool = False,
                        condition: str = "auto", steps: int = 20, cfg_scale: float = 7.0, sampler: str = "Euler a",
                        seed: int = -1, width: int = 512, height: int = 512, batch_size: int = 1,
-                       draft: bool = False) -> AsyncIterator[tuple[list[FileData], FileData | None, str]]:
+                       draft: bool = False, keep_copy: bool | None = None, request: gr.Request = None) -> AsyncIterator[tuple[list[FileData], FileData | None, str]]:
         """Generate with one ControlNet unit (module `none` = the image already is a map). Returns PNGs with infotext, the map used, the infotext."""
         with user_errors():
             settings = Settings(prompt=prompt, negative_prompt=negative_prompt, steps=steps, cfg_scale=cfg_scale,
@@ -117,20 +116,22 @@ def register_api(studio: Studio) -> None:
                                 threshold_b=threshold_b, pixel_perfect=pixel_perfect, enabled=image is not None)
 
             def work(cancel: CancelToken) -> tuple[list[dict], dict | None, str]:
-                result = studio.generate(settings, [unit], cancel=cancel)
+                result = studio.generate(settings, [unit], cancel=cancel, keep_copy=keep_copy)
                 images = [files.save(picture, f"seed{seed_}") for picture, seed_ in zip(result.images, result.seeds)]
                 used = files.save(result.maps[0], "map") if result.maps else None
                 return images, used, result.infotexts[0]
 
             async with _EngineJob(work) as job:
                 while not await job.finished():
+                    if guard.abandoned(request):  # submitted and never read: nobody will take the result
+                        return
                     yield None
                 yield job.future.result()
 
     async def compare(prompt: str, image: FileData, modules: list[str], negative_prompt: str = "", weight: float = 1.0,
                       control_mode: str = "Balanced", resize_mode: str = "Crop and Resize", processor_res: int = 512,
                       steps: int = 20, cfg_scale: float = 7.0, sampler: str = "Euler a", seed: int = -1, width: int = 512,
-                      height: int = 512, batch_size: int = 1) -> AsyncIterator[tuple[list[FileData], list[str], FileData]]:
+                      height: int = 512, batch_size: int = 1, keep_copy: bool | None = None, request: gr.Request = None) -> AsyncIterator[tuple[list[FileData], list[str], FileData]]:
         """The condition matrix: for each module its map and result(s), captioned, plus one labelled grid PNG."""
         with user_errors():
             settings = Settings(prompt=prompt, negative_prompt=negative_prompt, steps=steps, cfg_scale=cfg_scale,
@@ -140,7 +141,7 @@ def register_api(studio: Studio) -> None:
             chosen = list(modules or [])
 
             def work(cancel: CancelToken) -> tuple[list[dict], list[str], dict]:
-                results, grid = studio.compare(settings, template, chosen, cancel=cancel)
+                results, grid = studio.compare(settings, template, chosen, cancel=cancel, keep_copy=keep_copy)
                 items, captions = [], []
                 for module, result in zip(chosen, results):
                     items.append(files.save(result.maps[0], f"{module}-map"))
@@ -152,6 +153,8 @@ def register_api(studio: Studio) -> None:
 
             async with _EngineJob(work) as job:
                 while not await job.finished():
+                    if guard.abandoned(request):  # submitted and never read: nobody will take the result
+                        return
                     yield None
                 yield job.future.result()
 
@@ -161,7 +164,7 @@ def register_api(studio: Studio) -> None:
             path = image.get("path") if isinstance(image, dict) else getattr(image, "path", None)
             return read_png_info(path)
 
-    gr.api(preprocess, api_name="preprocess", concurrency_id="preprocess", concurrency_limit=2)
+    gr.api(preprocess, api_name="preprocess", concurrency_id=PREPROCESS, concurrency_limit=2)
     gr.api(generate, api_name="generate", concurrency_id=GPU, concurrency_limit=1)
     gr.api(compare, api_name="compare", concurrency_id=GPU, concurrency_limit=1)
     gr.api(png_info, api_name="png_info", concurrency_limit=4)

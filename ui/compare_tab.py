@@ -7,13 +7,12 @@ import gradio as gr
 from pipelines.engine import CancelToken
 from pipelines.requests import CONTROL_MODES, RESIZE_MODES
 from preprocessors import families
+from ui.concurrency import GPU
 from ui.errors import user_errors
 from ui.generate_tab import EXAMPLES, GENERATE_EXAMPLES
 from ui.jobs import Done, stream_job
 from ui.studio import Studio, UnitSettings
-from ui.widgets import prompt_row, sampler_controls, wire_stop
-
-GPU = "gpu"
+from ui.widgets import keep_copy_box, prompt_row, sampler_controls, wire_stop
 
 
 def default_conditions() -> list[str]:
@@ -37,6 +36,7 @@ def build_compare_tab(studio: Studio, limits) -> gr.Tab:
                             label="Examples")
                 conditions = gr.CheckboxGroup(all_conditions(), value=default_conditions(), label="Conditions", elem_id="compare-conditions")
                 settings = sampler_controls(prompt, negative, limits, "cmp")
+                keep_copy = keep_copy_box(studio, "cmp-keep")
                 with gr.Row():
                     weight = gr.Slider(0, limits.max_weight, value=1.0, step=0.05, label="Control weight")
                     control_mode = gr.Radio(list(CONTROL_MODES), value=CONTROL_MODES[0], label="Control mode")
@@ -56,7 +56,8 @@ def build_compare_tab(studio: Studio, limits) -> gr.Tab:
             template = UnitSettings(image=data[image], weight=data[weight], control_mode=data[control_mode],
                                     resize_mode=data[resize_mode])
             chosen = list(data[conditions] or [])
-            job = stream_job(lambda on_step, cancel: studio.compare(run_settings, template, chosen, on_step, cancel), token)
+            keep = bool(data[keep_copy])
+            job = stream_job(lambda on_step, cancel: studio.compare(run_settings, template, chosen, on_step, cancel, keep), token)
             for item in job:
                 if isinstance(item, Done):
                     results, picture = item.value
@@ -65,7 +66,7 @@ def build_compare_tab(studio: Studio, limits) -> gr.Tab:
                 else:
                     progress((item.step, item.total), desc="Condition matrix")
 
-    inputs = settings.inputs() | {image, conditions, weight, control_mode, resize_mode}
+    inputs = settings.inputs() | {image, conditions, weight, control_mode, resize_mode, keep_copy}
     event = run.click(start, inputs=inputs, outputs={matrix, grid, status, cancel_state}, concurrency_id=GPU,
                       concurrency_limit=1, api_visibility="private")
     wire_stop(stop, cancel_state, event)

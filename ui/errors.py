@@ -8,6 +8,7 @@ from contextlib import contextmanager
 
 import gradio as gr
 
+from pipelines.cancel import JobTimedOut
 from pipelines.denoise import JobCancelled
 from pipelines.engine import GenerationError
 from pipelines.lazy import EngineUnavailable
@@ -25,6 +26,11 @@ class UploadError(ValueError):
 USER_ERRORS = (RequestError, PreprocessorError, ModelLoadError, GenerationError, EngineUnavailable, UploadError)
 
 
+def sentence(text: str, title: str = "Error") -> gr.Error:
+    """A gr.Error for something the user can act on: shown to them, one log line at most, never a traceback."""
+    return gr.Error(text, title=title, print_exception=False)
+
+
 @contextmanager
 def user_errors() -> Iterator[None]:
     """Show known failures as their sentence, unknown ones as a generic sentence (details go to the log)."""
@@ -32,12 +38,15 @@ def user_errors() -> Iterator[None]:
         yield
     except gr.Error:
         raise
+    except JobTimedOut as error:
+        raise sentence(str(error), title="Time limit") from None
     except JobCancelled:
-        raise gr.Error("Stopped. Press Generate to start again.", title="Stopped") from None
+        raise sentence("Stopped. Press Generate to start again.", title="Stopped") from None
     except USER_ERRORS as error:
-        raise gr.Error(str(error)) from None
+        log.info("refused: %s", error)  # a user's mistake: one line, no traceback
+        raise sentence(str(error)) from None
     except MemoryError:
-        raise gr.Error("The server ran out of memory; try a smaller size or batch.") from None
+        raise sentence("The server ran out of memory; try a smaller size or batch.") from None
     except Exception:
         log.exception("unexpected failure in a job")
         raise gr.Error("Something went wrong on the server; the error was logged. Please try again.") from None

@@ -9,12 +9,21 @@ import gradio as gr
 
 from pipelines.engine import CancelToken
 from preprocessors import families
-from ui.errors import user_errors
+from ui.concurrency import GPU, PREPROCESS
+from ui.errors import sentence, user_errors
 from ui.jobs import Done, stream_job
 from ui.studio import Studio
-from ui.widgets import SettingsControls, UnitControls, prompt_row, sampler_controls, slider_updates, unit_controls, wire_stop
+from ui.widgets import (
+    SettingsControls,
+    UnitControls,
+    keep_copy_box,
+    prompt_row,
+    sampler_controls,
+    slider_updates,
+    unit_controls,
+    wire_stop,
+)
 
-GPU = "gpu"
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 GENERATE_EXAMPLES = (
     ("a cozy cottage by a tree on a hill, watercolor", "line_drawing.png", False, "auto"),
@@ -54,7 +63,7 @@ def _wire_unit(studio: Studio, unit: UnitControls) -> None:
         [unit.image.change, unit.module.change, unit.own_map.change, unit.threshold_a.change, unit.threshold_b.change,
          unit.processor_res.change],
         preview, inputs=unit.inputs(), outputs=unit.preview, trigger_mode="always_last",
-        concurrency_id="preprocess", concurrency_limit=2, api_visibility="private", show_progress="minimal",
+        concurrency_id=PREPROCESS, concurrency_limit=2, api_visibility="private", show_progress="minimal",
     )
 
 
@@ -69,6 +78,7 @@ def build_generate_tab(studio: Studio, limits) -> GenerateTab:
                     reuse_seed = gr.Button("Reuse last seed", size="sm")
                     random_seed = gr.Button("Random seed", size="sm")
                     match_aspect = gr.Button("Match the control image's aspect", size="sm")
+                keep_copy = keep_copy_box(studio, "gen-keep")
                 units = [unit_controls(index, limits) for index in range(limits.max_units)]
                 gr.Examples(
                     [[prompt_text, str(EXAMPLES / name), own_map, condition] for prompt_text, name, own_map, condition in GENERATE_EXAMPLES],
@@ -90,7 +100,8 @@ def build_generate_tab(studio: Studio, limits) -> GenerateTab:
         with user_errors():
             run_settings = settings.read(data)
             unit_settings = [unit.read(data) for unit in units]
-            job = stream_job(lambda on_step, cancel: studio.generate(run_settings, unit_settings, on_step, cancel), token)
+            keep = bool(data[keep_copy])
+            job = stream_job(lambda on_step, cancel: studio.generate(run_settings, unit_settings, on_step, cancel, keep), token)
             for item in job:
                 if isinstance(item, Done):
                     result = item.value
@@ -104,7 +115,7 @@ def build_generate_tab(studio: Studio, limits) -> GenerateTab:
                     if item.previews:
                         yield {gallery: item.previews, status: f"Step {item.step}/{item.total} (preview)"}
 
-    event = run.click(start, inputs=settings.inputs() | set().union(*(u.inputs() for u in units)),
+    event = run.click(start, inputs=settings.inputs() | set().union(*(u.inputs() for u in units)) | {keep_copy},
                       outputs={gallery, used_map, infotext, last_seed, status, cancel_state, finished},
                       concurrency_id=GPU, concurrency_limit=1, api_visibility="private")
     wire_stop(stop, cancel_state, event)
@@ -118,7 +129,7 @@ def build_generate_tab(studio: Studio, limits) -> GenerateTab:
 def _match_aspect(image_path, width: int, height: int):
     """Keep the longer side, set the other so the output has the control image's aspect (multiple of 8)."""
     if not image_path:
-        raise gr.Error("Upload a control image in unit 0 first.")
+        raise sentence("Upload a control image in unit 0 first.")
     from PIL import Image
 
     with Image.open(image_path) as image:

@@ -9,7 +9,7 @@ from PIL import Image
 
 from pipelines.infotext import parse_infotext, request_from_infotext
 from pipelines.requests import RequestError
-from ui.errors import user_errors
+from ui.errors import sentence, user_errors
 from ui.generate_tab import GenerateTab
 
 HISTORY_LIMIT = 200
@@ -100,7 +100,7 @@ def build_history_tab(generate: GenerateTab, tabs: gr.Tabs) -> gr.Tab:
 
     def send_back(text: str):
         if not text:
-            raise gr.Error("Pick an image with parameters first.")
+            raise sentence("Pick an image with parameters first.")
         with user_errors():
             return {**settings_updates(generate, text), tabs: gr.Tabs(selected="generate")}
 

@@ -9,6 +9,8 @@ from preprocessors import Preprocessors
 from ui.access import Access
 from ui.api import register_api
 from ui.compare_tab import build_compare_tab
+from ui.concurrency import QueueGuard
+from ui.disk import cache_schedule
 from ui.generate_tab import build_generate_tab
 from ui.history_tab import build_history_tab
 from ui.models_tab import banner_text, build_models_tab
@@ -17,12 +19,12 @@ from ui.studio import Studio
 TITLE = "ControlNet Studio"
 
 
-def build_demo(studio: Studio, access: Access | None = None, queue_size: int = 16) -> gr.Blocks:
+def build_demo(studio: Studio, access: Access | None = None, queue_size: int = 16, cache_hours: float = 6.0) -> gr.Blocks:
     """Build the Blocks app around one Studio (which holds the one engine)."""
     engine: LazyEngine = studio.engine
     annotators: Preprocessors = studio.annotators
     access = access or Access()
-    with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
+    with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=cache_schedule(cache_hours)) as demo:
         gr.Markdown(f"# {TITLE}\nType a prompt, upload a control image, pick a condition — then compare conditions side by side.")
         banner = gr.Markdown(banner_text(engine), elem_id="banner")
         with gr.Tabs(selected="generate") as tabs:
@@ -38,6 +40,9 @@ def build_demo(studio: Studio, access: Access | None = None, queue_size: int = 1
             return gr.update(visible=access.is_operator(request))
 
         demo.load(operator_view, None, operator_row, queue=False, api_visibility="private")
-        register_api(studio)
-    demo.queue(max_size=queue_size, default_concurrency_limit=1)
+        guard = QueueGuard(access.max_jobs_per_visitor)
+        register_api(studio, guard)
+    # api_open=False: the /run route would call a queued function directly, past the queue and its GPU limit
+    demo.queue(max_size=queue_size, default_concurrency_limit=1, api_open=False)
+    guard.attach(demo)
     return demo

@@ -9,6 +9,7 @@ from pipelines.lazy import LazyEngine
 from pipelines.tiny import UNTRAINED_NOTICE
 from preprocessors import Preprocessors
 from ui.access import Access
+from ui.concurrency import GPU
 from ui.errors import user_errors
 
 
@@ -80,6 +81,6 @@ def build_models_tab(engine: LazyEngine, annotators: Preprocessors, banner: gr.M
     outputs = [summary, controlnets, annotator_table]
     tab.select(refresh_all, None, outputs, queue=False, api_visibility="private")
     refresh.click(refresh_all, None, outputs, queue=False, api_visibility="private")
-    unload.click(unload_all, None, outputs, concurrency_id="gpu", api_visibility="private")
-    use_tiny.click(switch_to_tiny, None, [*outputs, banner], concurrency_id="gpu", api_visibility="private")
+    unload.click(unload_all, None, outputs, concurrency_id=GPU, api_visibility="private")
+    use_tiny.click(switch_to_tiny, None, [*outputs, banner], concurrency_id=GPU, api_visibility="private")
     return operator_row

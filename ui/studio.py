@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -27,6 +30,7 @@ from preprocessors import Preprocessors, get_spec, pixel_perfect_resolution
 from ui.grid import labelled_grid
 from ui.uploads import open_upload
 
+log = logging.getLogger(__name__)
 MAX_COMPARE = 12
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
@@ -77,6 +81,10 @@ class Studio:
     model_roots: list[Path] = field(default_factory=list)
     controlnet_overrides: dict[str, str] = field(default_factory=dict)
     any_hub_model: bool = False  # the operator's opt-in to let users name any hub repo (the server downloads it)
+    keep_copies: bool = True  # save results to --outputs unless the visitor says otherwise (off by default when shared)
+    # One job at a time from its first preprocessor run to its last decoded image. Gradio frees a caller's queue slot
+    # before an abandoned job's worker has stopped, so without this the next job's map work overlapped it.
+    _job_slot: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def control_map(self, image: object, module: str, processor_res: int = 512,
                     threshold_a: float | None = None, threshold_b: float | None = None) -> Image.Image:
@@ -147,30 +155,51 @@ class Studio:
         cancel.limit_time(self.limits.max_job_seconds)
         return request, cancel
 
+    def _keep(self, keep_copy: bool | None) -> bool:
+        """The visitor's choice of a copy in the server's outputs folder, else the server's default."""
+        if keep_copy is None:
+            return self.keep_copies
+        if not isinstance(keep_copy, bool):
+            raise RequestError(f"keep_copy must be true or false, got {keep_copy!r}.")
+        return keep_copy
+
+    @contextmanager
+    def _one_job(self, kind: str) -> Iterator[None]:
+        """Hold the job slot; the log's `job started` / `job ended` lines always alternate."""
+        with self._job_slot:
+            log.info("job started: %s", kind)
+            try:
+                yield
+            finally:
+                log.info("job ended: %s", kind)
+
     def generate(self, settings: Settings, units: list[UnitSettings], on_step: Callable[[StepUpdate], None] | None = None,
-                 cancel: CancelToken | None = None) -> GenerationResult:
+                 cancel: CancelToken | None = None, keep_copy: bool | None = None) -> GenerationResult:
         request, cancel = self._checked(settings, 1, cancel)
         if len(units) > self.limits.max_units:
             raise RequestError(f"At most {self.limits.max_units} ControlNet units can be used at once; got {len(units)}.")
-        built = tuple(u for u in (self.build_unit(unit, request.width, request.height, index, cancel)
-                                  for index, unit in enumerate(units)) if u is not None)
-        return self.engine.get().generate(replace(request, units=built), on_step=on_step, cancel=cancel)
+        with self._one_job("generate"):
+            built = tuple(u for u in (self.build_unit(unit, request.width, request.height, index, cancel)
+                                      for index, unit in enumerate(units)) if u is not None)
+            return self.engine.get().generate(replace(request, units=built), on_step=on_step, cancel=cancel,
+                                              save=self._keep(keep_copy))
 
     def compare(self, settings: Settings, template: UnitSettings, modules: list[str],
-                on_step: Callable[[StepUpdate], None] | None = None, cancel: CancelToken | None = None
-                ) -> tuple[list[GenerationResult], Image.Image]:
+                on_step: Callable[[StepUpdate], None] | None = None, cancel: CancelToken | None = None,
+                keep_copy: bool | None = None) -> tuple[list[GenerationResult], Image.Image]:
         """One upload, several preprocessors, same prompt/seed: results per condition and a labelled grid."""
         if not isinstance(modules, (list, tuple)) or not modules:
             raise RequestError("Tick at least one condition to compare.")
         if len(modules) > MAX_COMPARE:
             raise RequestError(f"Compare at most {MAX_COMPARE} conditions at once.")
         request, cancel = self._checked(settings, len(modules), cancel)
-        units = []
-        for module in modules:
-            unit = self.build_unit(replace(template, module=module, enabled=True), request.width, request.height, 0, cancel)
-            if unit is None:
-                raise RequestError("Upload a control image to compare conditions on.")
-            units.append(unit)
-        results = self.engine.get().compare(request, units, on_step=on_step, cancel=cancel)
+        with self._one_job("compare"):
+            units = []
+            for module in modules:
+                unit = self.build_unit(replace(template, module=module, enabled=True), request.width, request.height, 0, cancel)
+                if unit is None:
+                    raise RequestError("Upload a control image to compare conditions on.")
+                units.append(unit)
+            results = self.engine.get().compare(request, units, on_step=on_step, cancel=cancel, save=self._keep(keep_copy))
         grid = labelled_grid([(module, [result.maps[0], *result.images]) for module, result in zip(modules, results)])
         return results, grid

@@ -136,6 +136,11 @@ class SettingsControls:
         )
 
 
+def keep_copy_box(studio, elem_id: str) -> gr.Checkbox:
+    """Whether this visitor's results are also saved on the server (off by default on a shared server)."""
+    return gr.Checkbox(value=studio.keep_copies, label="Keep a copy in the server's outputs folder", elem_id=elem_id)
+
+
 def prompt_row(prefix: str, run_label: str, run_id: str, stop_id: str) -> tuple[gr.Textbox, gr.Textbox, gr.Button, gr.Button]:
     """Prompt and negative prompt beside the run and Stop buttons, as every tab that generates lays them out."""
     with gr.Row():

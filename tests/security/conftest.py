@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from gradio_client import Client, handle_file
 
+from tests.fakehub import add_file
 from tests.security.helpers import QUEUE_SIZE, Payload, reference_image
 from tests.server import RunningApp, start_app
 
@@ -43,7 +44,8 @@ def models_dir(tmp_path_factory, marker) -> Path:
 def served(tmp_path_factory, models_dir) -> RunningApp:
     """The app as an operator would harden it: small queue, 1 MB uploads, one allowed model folder."""
     running = start_app(tmp_path_factory.mktemp("served"), "--queue-size", str(QUEUE_SIZE),
-                        "--max-file-size", MAX_FILE_SIZE, "--models-dir", str(models_dir))
+                        "--max-file-size", MAX_FILE_SIZE, "--models-dir", str(models_dir),
+                        "--max-jobs-per-visitor", str(QUEUE_SIZE))  # one client sends eight jobs at once in test_load
     yield running
     running.stop()
 
@@ -66,3 +68,26 @@ def small_job(control_path) -> dict:
     """The cheapest real generation: 64x64, 2 steps, the tiny model."""
     return dict(prompt="a house", image=handle_file(str(control_path)), module="none", condition="canny", steps=2,
                 width=64, height=64, seed=1)
+
+
+STRICT_JOB_SECONDS = 8
+STRICT_MAX_SIDE = 256
+PICKLED_HUB_REPO = "stranger/pickled-controlnet"
+
+
+@pytest.fixture(scope="session")
+def pickled_hub_repo(hub_cache, marker) -> str:
+    """A hub-style ControlNet repo (in the offline cache) whose only weights are a pickle with a payload."""
+    add_file(hub_cache, PICKLED_HUB_REPO, "config.json", b'{"_class_name": "ControlNetModel"}')
+    add_file(hub_cache, PICKLED_HUB_REPO, "diffusion_pytorch_model.bin", pickle.dumps(Payload(marker)))
+    return PICKLED_HUB_REPO
+
+
+@pytest.fixture(scope="session")
+def strict(tmp_path_factory, pickled_hub_repo) -> RunningApp:
+    """The app as shared with strangers: default per-visitor limit (2), a short job time limit and small images so
+    the worst allowed request is seconds, not hours, and hub ids allowed (to show pickles still are not)."""
+    running = start_app(tmp_path_factory.mktemp("strict"), "--allow-hub-models",
+                        env={"STUDIO_MAX_JOB_SECONDS": str(STRICT_JOB_SECONDS), "STUDIO_MAX_SIDE": str(STRICT_MAX_SIDE)})
+    yield running
+    running.stop()

@@ -5,7 +5,9 @@ from __future__ import annotations
 import http.client
 import json
 import struct
+import threading
 import time
+import uuid
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -101,7 +103,7 @@ _GENERATE_ROW = {"prompt": '"x"', "negative_prompt": '""', "image": "null", "mod
                  "guidance_start": "0.0", "guidance_end": "1.0", "control_mode": '"Balanced"', "resize_mode": '"Crop and Resize"',
                  "processor_res": "512", "threshold_a": "null", "threshold_b": "null", "pixel_perfect": "false",
                  "condition": '"canny"', "steps": "2", "cfg_scale": "7", "sampler": '"Euler a"', "seed": "1", "width": "64",
-                 "height": "64", "batch_size": "1", "draft": "false"}
+                 "height": "64", "batch_size": "1", "draft": "false", "keep_copy": "null"}
 
 
 def generate_body(image: dict, **raw: str) -> str:
@@ -149,3 +151,55 @@ def wait_until(condition: Callable[[], bool], what: str, timeout_s: float = 60.0
 
 def wait_until_drained(url: str, timeout_s: float = 60.0) -> None:
     wait_until(lambda: queue_size(url) == 0, "the queue draining to empty", timeout_s)
+
+
+def visitor(url: str, address: str, **kwargs):
+    """A gradio_client as seen from `address`: uvicorn trusts X-Forwarded-For from 127.0.0.1, as from a proxy or
+    the share relay on this machine (documentation addresses, 192.0.2.0/24: nothing is ever sent to them)."""
+    from gradio_client import Client
+
+    return Client(url, verbose=False, headers={"X-Forwarded-For": address}, **kwargs)
+
+
+def component_event(url: str, elem_id: str, cookies: dict | None = None) -> int:
+    """The id of the click event wired to the component with `elem_id` (what a hostile script would look up)."""
+    config = httpx.get(url + "config", cookies=cookies, timeout=HTTP_TIMEOUT_S).json()
+    component = next(c["id"] for c in config["components"] if c.get("props", {}).get("elem_id") == elem_id)
+    return next(d["id"] for d in config["dependencies"] if [component, "click"] in [list(t) for t in d["targets"]])
+
+
+def call_event(url: str, fn_index: int, cookies: dict | None = None) -> tuple[bool, str]:
+    """Run a (hidden) event by its id through the queue; returns (succeeded, error text)."""
+    session = uuid.uuid4().hex
+    joined = httpx.post(url + "gradio_api/queue/join", cookies=cookies, timeout=HTTP_TIMEOUT_S,
+                        json={"data": [], "fn_index": fn_index, "session_hash": session, "event_data": None})
+    joined.raise_for_status()
+    with httpx.stream("GET", url + "gradio_api/queue/data", params={"session_hash": session}, cookies=cookies,
+                      timeout=HTTP_TIMEOUT_S) as stream:
+        for line in stream.iter_lines():
+            if line.startswith("data:"):
+                message = json.loads(line[5:])
+                if message.get("msg") == "process_completed":
+                    output = message.get("output") or {}
+                    return bool(message.get("success")), str(output.get("error") or "")
+    raise AssertionError("the event never completed")
+
+
+class PeakMemory:
+    """Samples a process's RSS every 50 ms on a thread (bounded by the `with` block) and keeps the peak."""
+
+    def __init__(self, pid: int):
+        self.pid, self.peak_mb, self._stop = pid, rss_mb(pid), threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.05):
+            self.peak_mb = max(self.peak_mb, rss_mb(self.pid))
+
+    def __enter__(self) -> PeakMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
