@@ -149,16 +149,33 @@ def main(argv: list[str] | None = None) -> None:
                     controlnet_overrides=overrides, any_hub_model=args.allow_hub_models, keep_copies=access.local_only)
     demo = build_demo(studio, access, queue_size=args.queue_size, cache_hours=args.cache_hours)
     engine.start()
-    annotators.warm_up()
+    warming = annotators.warm_up()
     start_sweeper(Path(get_upload_folder()), args.cache_hours)
     # `docker stop`/systemd send SIGTERM: close like Ctrl+C does, so exit handlers remove the API's temporary files
     signal.signal(signal.SIGTERM, signal.default_int_handler)
-    demo.launch(
-        server_name=args.host, server_port=args.port, share=args.share,
-        auth=make_auth_check(logins) if logins else None,
-        max_file_size=args.max_file_size, enable_monitoring=False, ssr_mode=False, show_error=False,
-        footer_links=["api"],
-    )
+    try:
+        demo.launch(
+            server_name=args.host, server_port=args.port, share=args.share,
+            auth=make_auth_check(logins) if logins else None,
+            max_file_size=args.max_file_size, enable_monitoring=False, ssr_mode=False, show_error=False,
+            footer_links=["api"],
+        )
+    finally:
+        warming.join(timeout=60)  # an exit in the middle of torch's import code aborts the process
+    _exit_after_cleanup()
+
+
+def _exit_after_cleanup() -> None:
+    """Run the exit handlers (the API folder's removal among them), then leave without interpreter finalization:
+    daemon threads parked in native code (torch, OpenCV) at that point sometimes abort the process with
+    "terminate called without an active exception" (exit -6) instead of exit 0."""
+    import atexit
+
+    atexit._run_exitfuncs()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def _cuda_available() -> bool:

@@ -39,6 +39,7 @@ class Row:
 
     generator: torch.Generator
     units: list[PreparedUnit]
+    seed: int | None = None  # what seeded the generator; SDE samplers seed their Brownian noise from it too
 
 
 def _keep(step: int, total: int, unit: PreparedUnit) -> bool:
@@ -99,6 +100,17 @@ def _control_residuals(rows, latent_input, embeds, t, step, total):
     return down, mid
 
 
+def _seed_brownian_noise(scheduler, latents: torch.Tensor, seeds: list[int]) -> None:
+    """DPM++ SDE draws Brownian noise from its own tree. diffusers seeds it from one config value or the global RNG,
+    so the same request gave different pixels. A1111 (k-diffusion's BrownianTreeNoiseSampler, seed = the batch's
+    per-image seeds) gives each image a tree seeded by its own seed; so do we, which also makes image i of a batch
+    equal a batch-1 request with seed + i."""
+    from diffusers.schedulers.scheduling_dpmsolver_sde import BrownianTreeNoiseSampler
+
+    sigmas = scheduler.sigmas
+    scheduler.noise_sampler = BrownianTreeNoiseSampler(latents, sigmas[sigmas > 0].min().item(), sigmas.max().item(), seeds)
+
+
 def denoise(
     unet: torch.nn.Module,
     scheduler,
@@ -126,6 +138,8 @@ def denoise(
         step_kwargs["generator"] = generators
     if "eta" in step_params:
         step_kwargs["eta"] = 0.0
+    if hasattr(scheduler, "noise_sampler_seed") and all(row.seed is not None for row in rows):
+        _seed_brownian_noise(scheduler, latents, [row.seed for row in rows])
     timesteps = scheduler.timesteps
     total = len(timesteps)
     for step, t in enumerate(timesteps):

@@ -70,6 +70,7 @@ class LazyEngine:
 
     def switch(self, model: str) -> None:
         """Replace the engine (e.g. the Models tab's "use the tiny model"); blocks until loaded."""
+        log.info("switching the served model to %s", model)
         with self._lock:
             self._ready.clear()
             self._state = EngineState(model, "loading", f"Loading {model}…")

@@ -11,10 +11,12 @@ from preprocessors.registry import (
     families,
     get_spec,
     names,
+    resolve_thresholds,
 )
 from preprocessors.runner import Preprocessors, PreprocessorStatus, pixel_perfect_resolution
 
 __all__ = [
     "FAMILIES", "SPECS", "ParamSpec", "PreprocessorError", "PreprocessorSpec", "PreprocessorStatus", "Preprocessors",
     "WeightSpec", "families", "get_spec", "names", "normalise_image", "pixel_perfect_resolution",
+    "resolve_thresholds",
 ]

@@ -27,11 +27,13 @@ def banner_text(engine: LazyEngine) -> str:
     return ""
 
 
-def controlnet_rows(engine: LazyEngine) -> list[list[str]]:
+def controlnet_rows(engine: LazyEngine, overrides: dict[str, str] | None = None) -> list[list[str]]:
+    """The ControlNet each condition really uses (an operator's --controlnet override wins) and whether it is loaded."""
     resident = set()
     if engine.state.phase == "ready":
         resident = set(engine.get().controlnets.resident())
-    return [[condition, repo, "resident" if repo in resident else "loads on first use"] for condition, repo in CONTROLNET_MODELS.items()]
+    used = {**CONTROLNET_MODELS, **(overrides or {})}
+    return [[condition, repo, "resident" if repo in resident else "loads on first use"] for condition, repo in used.items()]
 
 
 def annotator_rows(annotators: Preprocessors) -> list[list[str]]:
@@ -42,7 +44,8 @@ def annotator_rows(annotators: Preprocessors) -> list[list[str]]:
     return rows
 
 
-def build_models_tab(engine: LazyEngine, annotators: Preprocessors, banner: gr.Markdown, access: Access) -> gr.Row:
+def build_models_tab(engine: LazyEngine, annotators: Preprocessors, banner: gr.Markdown, access: Access,
+                     overrides: dict[str, str] | None = None) -> gr.Row:
     """The tab; returns the row of operator actions, shown only to the operator (see Access)."""
     with gr.Tab("Models", id="models") as tab:
         summary = gr.JSON(label="Base model, device, memory", elem_id="models-summary")
@@ -62,7 +65,7 @@ def build_models_tab(engine: LazyEngine, annotators: Preprocessors, banner: gr.M
         return info
 
     def refresh_all():
-        return summary_value(), controlnet_rows(engine), annotator_rows(annotators)
+        return summary_value(), controlnet_rows(engine, overrides), annotator_rows(annotators)
 
     def unload_all(request: gr.Request):
         access.require_operator(request)  # hidden buttons can still be called by their event id

@@ -26,7 +26,7 @@ from pipelines.requests import (
     check_settings,
     check_unit_settings,
 )
-from preprocessors import Preprocessors, get_spec, pixel_perfect_resolution
+from preprocessors import Preprocessors, get_spec, pixel_perfect_resolution, resolve_thresholds
 from ui.grid import labelled_grid
 from ui.uploads import open_upload
 
@@ -136,9 +136,11 @@ class Studio:
             resolution = pixel_perfect_resolution(picture.size, width, height, checked.resize_mode)
         if cancel is not None:
             cancel.raise_if_cancelled()
-        control = self.annotators.run(unit.module, picture, processor_res=resolution,
-                                      threshold_a=checked.threshold_a, threshold_b=checked.threshold_b)
-        return replace(checked, image=control, processor_res=resolution)
+        # the infotext records the thresholds used, defaults included, so the PNG says exactly what made it
+        threshold_a, threshold_b = resolve_thresholds(spec, checked.threshold_a, checked.threshold_b)
+        control = self.annotators.run(unit.module, picture, processor_res=resolution, threshold_a=threshold_a,
+                                      threshold_b=threshold_b)
+        return replace(checked, image=control, processor_res=resolution, threshold_a=threshold_a, threshold_b=threshold_b)
 
     def request(self, settings: Settings, units: tuple[ControlUnit, ...] = ()) -> GenerationRequest:
         return GenerationRequest(

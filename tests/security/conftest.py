@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from gradio_client import Client, handle_file
 
+from app import AUTH_ENV
 from tests.fakehub import add_file
 from tests.security.helpers import QUEUE_SIZE, Payload, reference_image
 from tests.server import RunningApp, start_app
@@ -70,7 +71,7 @@ def small_job(control_path) -> dict:
                 width=64, height=64, seed=1)
 
 
-STRICT_JOB_SECONDS = 8
+STRICT_JOB_SECONDS = 4
 STRICT_MAX_SIDE = 256
 PICKLED_HUB_REPO = "stranger/pickled-controlnet"
 
@@ -89,5 +90,32 @@ def strict(tmp_path_factory, pickled_hub_repo) -> RunningApp:
     the worst allowed request is seconds, not hours, and hub ids allowed (to show pickles still are not)."""
     running = start_app(tmp_path_factory.mktemp("strict"), "--allow-hub-models",
                         env={"STUDIO_MAX_JOB_SECONDS": str(STRICT_JOB_SECONDS), "STUDIO_MAX_SIDE": str(STRICT_MAX_SIDE)})
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="session")
+def short_lived(tmp_path_factory) -> RunningApp:
+    """A server whose disk is hostile or short-lived: uploads expire after 0.001 h (3.6 s), and its outputs folder
+    sits under a file, so it can never be written (mkdir fails even for root)."""
+    folder = tmp_path_factory.mktemp("short-lived")
+    blocker = folder / "not-a-folder"
+    blocker.write_text("a file where the outputs folder should be")
+    running = start_app(folder, "--cache-hours", "0.001", "--outputs", str(blocker / "outputs"),
+                        env={"GRADIO_TEMP_DIR": str(folder / "gradio-uploads")})
+    running.uploads = folder / "gradio-uploads"
+    yield running
+    running.stop()
+
+
+USER, PASSWORD = "painter", "s3cret:with:colons"  # the operator's login (--admin)
+GUEST, GUEST_PASSWORD = "guest", "guest-pass"
+
+
+@pytest.fixture(scope="session")
+def locked(tmp_path_factory) -> RunningApp:
+    """An app behind two logins from the environment (so they stay out of the process list); USER is the operator."""
+    running = start_app(tmp_path_factory.mktemp("locked"), "--admin", USER,
+                        env={AUTH_ENV: f"{USER}:{PASSWORD}\n{GUEST}:{GUEST_PASSWORD}"})
     yield running
     running.stop()

@@ -110,7 +110,7 @@ def test_a_job_over_the_budget_is_refused_before_it_starts(served, client, contr
 
 def test_every_job_stops_at_the_servers_time_limit(strict, control_path):
     """Before: API jobs had no time limit (the browser UI stopped at 3600 s), so one call could hold the GPU for
-    hours. Now every job stops at Limits.max_job_seconds (8 s on this server) with a sentence, and the next runs."""
+    hours. Now every job stops at Limits.max_job_seconds (4 s on this server) with a sentence, and the next runs."""
     client = visitor(strict.url, "192.0.2.31")
     job = dict(prompt="x", image=handle_file(str(control_path)), module="none", condition="canny", seed=1,
                width=STRICT_MAX_SIDE, height=STRICT_MAX_SIDE, batch_size=4, steps=150)
@@ -164,9 +164,10 @@ def test_whole_numbers_sent_as_floats_are_accepted(client, small_job):
 def test_the_worst_allowed_requests_leave_other_visitors_served(strict, tmp_path, control_path):
     """While one visitor sends the worst request each endpoint allows on this server (the largest map, a full-size
     batch of max steps, a twelve-condition matrix at the largest budget, a 1 MB hostile PNG), another visitor's /config
-    answers within 2 s throughout and its small job completes; the server's RSS stays within 1500 MB of its idle
-    level and falls back within 300 MB afterwards (measured on 2 cores: peak +0.6 GB; before the fixes a /compare
-    alone reached +5.4 GB and the RSS stayed at its peak after heavy jobs, 933 -> 2353 MB)."""
+    answers within 2 s throughout and its small job completes. Memory: measured on 2 cores, the RSS peaked 0.26 GB
+    above idle and fell back to +0.02 GB. The bound, idle + 1 GB, is ~4x that: room for allocator noise, yet
+    decoding the matrix's 96 images at once (what the old code did; +5.4 GB for a 512-pixel /compare alone) would
+    cross it, and so would RSS staying at its peak after heavy jobs (old: 933 -> 2353 MB), checked at +300 MB."""
     hostile, other = visitor(strict.url, "192.0.2.41"), visitor(strict.url, "192.0.2.42")
     big = tmp_path / "big.png"
     Image.new("RGB", (2048, 2048), "white").save(big)
@@ -197,5 +198,5 @@ def test_the_worst_allowed_requests_leave_other_visitors_served(strict, tmp_path
     assert Image.open(images[0]).size == (64, 64) and "Seed: 7" in infotext
     assert slowest < CONFIG_WITHIN_S, f"/config took {slowest:.1f} s"
     print(f"\nRSS idle {idle:.0f} MB, peak {memory.peak_mb:.0f} MB, after {rss_mb(strict.process.pid):.0f} MB")
-    assert memory.peak_mb - idle < 1500
+    assert memory.peak_mb - idle < 1000
     assert rss_mb(strict.process.pid) - idle < 300

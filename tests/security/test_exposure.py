@@ -15,12 +15,12 @@ from PIL import Image
 
 import app as app_module
 from app import AUTH_ENV, exposure_warning, make_auth_check, parse_auth
+from tests.security.conftest import PASSWORD, USER
 from tests.security.helpers import HTTP_TIMEOUT_S, Payload, error_text, raw_get
 from tests.server import ROOT, start_app
 
 pytestmark = pytest.mark.server
 
-USER, PASSWORD = "painter", "s3cret:with:colons"
 
 
 def _get(url: str, **kwargs) -> httpx.Response:
@@ -63,14 +63,6 @@ def test_analytics_are_off(served):
     config = _get(served.url + "config").json()
     assert config["analytics_enabled"] is False
     assert 'os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")' in (ROOT / "app.py").read_text()
-
-
-@pytest.fixture(scope="module")
-def locked(tmp_path_factory):
-    """An app started with credentials from the environment (so they stay out of the process list)."""
-    running = start_app(tmp_path_factory.mktemp("locked"), env={AUTH_ENV: f"{USER}:{PASSWORD}"})
-    yield running
-    running.stop()
 
 
 @pytest.mark.parametrize("path", ["config", "gradio_api/info", "gradio_api/queue/status", "gradio_api/file=/etc/passwd"])

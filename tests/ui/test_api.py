@@ -38,6 +38,30 @@ def test_generate_returns_pngs_with_infotext_and_the_map(client, drawing_path):
     assert 'ControlNet 0: "Module: canny' in infotext
 
 
+def test_the_infotext_records_the_thresholds_used_when_defaults_were_asked_for(client, drawing_path):
+    """Before: `Threshold A: , Threshold B: ` when the preprocessor's defaults were used, so the PNG did not say which
+    thresholds made it. Now the numbers used are written (canny's 100 and 200), as A1111 does, and read back."""
+    from preprocessors import get_spec
+
+    spec = get_spec("canny")
+    _, _, infotext = client.predict(prompt="a house", image=handle_file(drawing_path), module="canny", steps=2, seed=5,
+                                    width=64, height=64, api_name="/generate")
+    _, fields = client.predict(handle_file(_write(infotext)), api_name="/png_info")
+    assert fields["units"][0]["Threshold A"] == f"{spec.threshold_a.default:g}"
+    assert fields["units"][0]["Threshold B"] == f"{spec.threshold_b.default:g}"
+
+
+def _write(infotext: str) -> str:
+    """A PNG carrying `infotext`, as our results do."""
+    import tempfile
+
+    from pipelines.outputs import png_info
+
+    path = tempfile.NamedTemporaryFile(suffix=".png", delete=False).name
+    Image.new("RGB", (8, 8)).save(path, pnginfo=png_info(infotext))
+    return path
+
+
 def test_generate_is_reproducible_by_seed(client, drawing_path):
     kwargs = dict(prompt="a house", image=handle_file(drawing_path), module="canny", steps=3, seed=99, width=64, height=64,
                   api_name="/generate")
