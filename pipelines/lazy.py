@@ -62,11 +62,13 @@ class LazyEngine:
             with self._lock:
                 self._state = EngineState(model, "failed", message)
             self._ready.set()
+            log.info("engine settled: %s failed", model)  # the log line that says background loading is over
             return
         with self._lock:
             self._engine = engine
             self._state = EngineState(model, "ready", "")
         self._ready.set()
+        log.info("engine settled: %s ready", model)
 
     def switch(self, model: str) -> None:
         """Replace the engine (e.g. the Models tab's "use the tiny model"); blocks until loaded."""

@@ -131,10 +131,15 @@ class Preprocessors:
                                                    spec.weights.filenames))
         return rows
 
-    def warm_up(self) -> threading.Thread:
+    def warm_up(self, skip: bool = False) -> threading.Thread:
         """Import controlnet-aux (about 10 s, once) on a thread, so the first preview does not wait for it."""
         def load() -> None:
+            if skip:
+                log.info("preprocessors settled: warm-up skipped, controlnet-aux loads on first use")
+                return
             import controlnet_aux  # noqa: F401
+
+            log.info("preprocessors settled: controlnet-aux imported")
 
         thread = threading.Thread(target=load, name="preprocessor-warm-up", daemon=True)
         thread.start()

@@ -13,6 +13,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 START_TIMEOUT_S = 120.0
+SETTLED_LINES = ("engine settled:", "preprocessors settled:")
 
 
 def free_port() -> int:
@@ -33,12 +34,17 @@ class RunningApp:
         return self.log_path.read_text(errors="replace")
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=20)
+        stop_all([self.process])
+
+    def settled(self, timeout_s: float = START_TIMEOUT_S) -> RunningApp:
+        """Wait (bounded) until the background loading that follows the first page is over: the engine and
+        controlnet-aux log `settled` when done, so a test's timings do not include another server's warm-up."""
+        deadline = time.monotonic() + timeout_s
+        while not all(line in self.log() for line in SETTLED_LINES):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"app did not settle:\n{self.log()[-4000:]}")
+            time.sleep(0.25)
+        return self
 
 
 def wait_for_http(url: str, process: subprocess.Popen, timeout_s: float = START_TIMEOUT_S) -> float:
@@ -57,20 +63,50 @@ def wait_for_http(url: str, process: subprocess.Popen, timeout_s: float = START_
     raise TimeoutError(f"{url} did not answer within {timeout_s:.0f} s")
 
 
-def start_app(tmp: Path, *extra: str, env: dict[str, str] | None = None, model: str | None = "tiny") -> RunningApp:
-    """Launch `python app.py --model tiny --offline` (plus extra flags) and wait for the page."""
+@dataclass
+class Launch:
+    """An app.py process started but not yet known to serve; `ready()` waits for its page."""
+
+    url: str
+    process: subprocess.Popen
+    log_path: Path
+    outputs: Path
+    started: float
+
+    def ready(self) -> RunningApp:
+        try:
+            wait_for_http(self.url, self.process)
+        except Exception:
+            self.process.kill()
+            raise RuntimeError(f"app did not start:\n{self.log_path.read_text(errors='replace')[-4000:]}") from None
+        return RunningApp(self.url, self.process, self.log_path, time.monotonic() - self.started, self.outputs)
+
+
+def launch_app(tmp: Path, *extra: str, env: dict[str, str] | None = None, model: str | None = "tiny") -> Launch:
+    """Start `python app.py --model tiny --offline` (plus extra flags) without waiting, so several can boot at once."""
     port = free_port()
     log_path = tmp / f"app-{port}.log"
     outputs = tmp / f"outputs-{port}"
     command = [sys.executable, str(ROOT / "app.py"), *(["--model", model] if model else []), "--offline",
                "--port", str(port), "--outputs", str(outputs), *extra]
     environment = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", **(env or {})}
-    handle = open(log_path, "w")
-    process = subprocess.Popen(command, cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT, env=environment)
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        waited = wait_for_http(url, process)
-    except Exception:
-        process.kill()
-        raise RuntimeError(f"app did not start:\n{log_path.read_text(errors='replace')[-4000:]}") from None
-    return RunningApp(url, process, log_path, waited, outputs)
+    with open(log_path, "w") as handle:  # the child keeps its own copy of the descriptor
+        process = subprocess.Popen(command, cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT, env=environment)
+    return Launch(f"http://127.0.0.1:{port}/", process, log_path, outputs, time.monotonic())
+
+
+def start_app(tmp: Path, *extra: str, env: dict[str, str] | None = None, model: str | None = "tiny") -> RunningApp:
+    """Launch the app and wait for its page."""
+    return launch_app(tmp, *extra, env=env, model=model).ready()
+
+
+def stop_all(processes: list[subprocess.Popen]) -> None:
+    """Signal every app first, then wait: their shutdowns overlap instead of queueing."""
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=20)

@@ -11,9 +11,10 @@ from gradio_client import Client, handle_file
 from app import AUTH_ENV
 from tests.fakehub import add_file
 from tests.security.helpers import QUEUE_SIZE, Payload, reference_image
-from tests.server import RunningApp, start_app
+from tests.server import RunningApp, launch_app, stop_all
 
 MAX_FILE_SIZE = "1mb"
+LAZY = "--lazy-preprocessors"
 
 
 @pytest.fixture(scope="session")
@@ -42,13 +43,9 @@ def models_dir(tmp_path_factory, marker) -> Path:
 
 
 @pytest.fixture(scope="session")
-def served(tmp_path_factory, models_dir) -> RunningApp:
+def served(fleet) -> RunningApp:
     """The app as an operator would harden it: small queue, 1 MB uploads, one allowed model folder."""
-    running = start_app(tmp_path_factory.mktemp("served"), "--queue-size", str(QUEUE_SIZE),
-                        "--max-file-size", MAX_FILE_SIZE, "--models-dir", str(models_dir),
-                        "--max-jobs-per-visitor", str(QUEUE_SIZE))  # one client sends eight jobs at once in test_load
-    yield running
-    running.stop()
+    return fleet["served"]
 
 
 @pytest.fixture(scope="session")
@@ -85,27 +82,17 @@ def pickled_hub_repo(hub_cache, marker) -> str:
 
 
 @pytest.fixture(scope="session")
-def strict(tmp_path_factory, pickled_hub_repo) -> RunningApp:
+def strict(fleet) -> RunningApp:
     """The app as shared with strangers: default per-visitor limit (2), a short job time limit and small images so
     the worst allowed request is seconds, not hours, and hub ids allowed (to show pickles still are not)."""
-    running = start_app(tmp_path_factory.mktemp("strict"), "--allow-hub-models",
-                        env={"STUDIO_MAX_JOB_SECONDS": str(STRICT_JOB_SECONDS), "STUDIO_MAX_SIDE": str(STRICT_MAX_SIDE)})
-    yield running
-    running.stop()
+    return fleet["strict"]
 
 
 @pytest.fixture(scope="session")
-def short_lived(tmp_path_factory) -> RunningApp:
+def short_lived(fleet) -> RunningApp:
     """A server whose disk is hostile or short-lived: uploads expire after 0.001 h (3.6 s), and its outputs folder
     sits under a file, so it can never be written (mkdir fails even for root)."""
-    folder = tmp_path_factory.mktemp("short-lived")
-    blocker = folder / "not-a-folder"
-    blocker.write_text("a file where the outputs folder should be")
-    running = start_app(folder, "--cache-hours", "0.001", "--outputs", str(blocker / "outputs"),
-                        env={"GRADIO_TEMP_DIR": str(folder / "gradio-uploads")})
-    running.uploads = folder / "gradio-uploads"
-    yield running
-    running.stop()
+    return fleet["short_lived"]
 
 
 USER, PASSWORD = "painter", "s3cret:with:colons"  # the operator's login (--admin)
@@ -113,9 +100,55 @@ GUEST, GUEST_PASSWORD = "guest", "guest-pass"
 
 
 @pytest.fixture(scope="session")
-def locked(tmp_path_factory) -> RunningApp:
+def locked(fleet) -> RunningApp:
     """An app behind two logins from the environment (so they stay out of the process list); USER is the operator."""
-    running = start_app(tmp_path_factory.mktemp("locked"), "--admin", USER,
-                        env={AUTH_ENV: f"{USER}:{PASSWORD}\n{GUEST}:{GUEST_PASSWORD}"})
-    yield running
-    running.stop()
+    return fleet["locked"]
+
+
+@pytest.fixture
+def proxied(fleet) -> RunningApp:
+    """An app behind a reverse proxy's public path (GRADIO_ROOT_PATH, as SECURITY.md documents); one test uses it,
+    so it stops afterwards instead of idling (5 % of a core) through the rest of the suite."""
+    yield fleet["proxied"]
+    fleet["proxied"].process.terminate()  # the fleet's teardown waits for it; its ~5 s shutdown overlaps the next tests
+
+
+@pytest.fixture
+def pickled_model(fleet) -> RunningApp:
+    """An app started with `--model x.ckpt`, a pickle whose payload would create the marker file; stopped after its test."""
+    yield fleet["pickled_model"]
+    fleet["pickled_model"].process.terminate()  # the fleet's teardown waits for it
+
+
+@pytest.fixture(scope="session")
+def fleet(tmp_path_factory, models_dir, pickled_hub_repo, marker) -> dict[str, RunningApp]:
+    """Every server this suite needs, booted at once (each boot is ~11 s of imports; one after another they took a
+    minute of the suite's five) and stopped together."""
+    folder = tmp_path_factory.mktemp("fleet")
+    blocker = folder / "not-a-folder"
+    blocker.write_text("a file where the outputs folder should be")
+    checkpoint = folder / "model.ckpt"
+    checkpoint.write_bytes(pickle.dumps(Payload(marker)))
+    launches = {
+        # one client sends eight jobs at once in test_load, hence the per-visitor limit of QUEUE_SIZE
+        "served": launch_app(folder, "--queue-size", str(QUEUE_SIZE), "--max-file-size", MAX_FILE_SIZE, "--models-dir",
+                             str(models_dir), "--max-jobs-per-visitor", str(QUEUE_SIZE)),
+        "strict": launch_app(folder, "--allow-hub-models", env={"STUDIO_MAX_JOB_SECONDS": str(STRICT_JOB_SECONDS),
+                                                                 "STUDIO_MAX_SIDE": str(STRICT_MAX_SIDE)}),
+        # the servers below never run a preprocessor, so they skip importing controlnet-aux (~10 s of CPU each)
+        "short_lived": launch_app(folder, "--cache-hours", "0.001", "--outputs", str(blocker / "outputs"), LAZY,
+                                  env={"GRADIO_TEMP_DIR": str(folder / "gradio-uploads")}),
+        "locked": launch_app(folder, "--admin", USER, LAZY, env={AUTH_ENV: f"{USER}:{PASSWORD}\n{GUEST}:{GUEST_PASSWORD}"}),
+        "proxied": launch_app(folder, LAZY, env={"GRADIO_ROOT_PATH": "/studio"}),
+        "pickled_model": launch_app(folder, LAZY, model=str(checkpoint)),
+    }
+    running: dict[str, RunningApp] = {}
+    try:
+        for name, launch in launches.items():
+            running[name] = launch.ready()
+        for app in running.values():
+            app.settled()
+        running["short_lived"].uploads = folder / "gradio-uploads"
+        yield running
+    finally:
+        stop_all([launch.process for launch in launches.values()])

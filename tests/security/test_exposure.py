@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hmac
 import io
-import pickle
 import subprocess
 import sys
 
@@ -16,8 +15,8 @@ from PIL import Image
 import app as app_module
 from app import AUTH_ENV, exposure_warning, make_auth_check, parse_auth
 from tests.security.conftest import PASSWORD, USER
-from tests.security.helpers import HTTP_TIMEOUT_S, Payload, error_text, raw_get
-from tests.server import ROOT, start_app
+from tests.security.helpers import HTTP_TIMEOUT_S, error_text, raw_get
+from tests.server import ROOT
 
 pytestmark = pytest.mark.server
 
@@ -97,15 +96,11 @@ def test_auth_lets_the_right_credentials_in_and_results_stay_behind_it(locked, s
     assert _get(result_url).status_code in (401, 403)
 
 
-def test_root_path_for_a_reverse_proxy(tmp_path):
+def test_root_path_for_a_reverse_proxy(proxied):
     """Hazard: a proxied app generating links that bypass the proxy (and its TLS/auth). GRADIO_ROOT_PATH, as
     SECURITY.md documents, makes every generated URL start with the proxy's public path."""
-    running = start_app(tmp_path, env={"GRADIO_ROOT_PATH": "/studio"})
-    try:
-        config = _get(running.url + "config").json()
-        assert config["root"].rstrip("/").endswith("/studio")
-    finally:
-        running.stop()
+    config = _get(proxied.url + "config").json()
+    assert config["root"].rstrip("/").endswith("/studio")
 
 
 def test_password_is_compared_in_constant_time(monkeypatch):
@@ -166,19 +161,13 @@ def test_symlink_out_of_the_model_folder_is_refused(client, small_job, models_di
     assert "outside the model folders" in error_text(caught.value)
 
 
-def test_pickle_checkpoint_on_the_command_line_is_refused(tmp_path, marker, small_job):
+def test_pickle_checkpoint_on_the_command_line_is_refused(pickled_model, marker, small_job):
     """Hazard: remote code execution from a pickled --model. `--model x.ckpt` is refused without loading it: the app
     still serves and every call says why; the payload never runs."""
-    checkpoint = tmp_path / "model.ckpt"
-    checkpoint.write_bytes(pickle.dumps(Payload(marker)))
-    running = start_app(tmp_path, model=str(checkpoint))
-    try:
-        client = Client(running.url, verbose=False)
-        with pytest.raises(Exception) as caught:
-            client.predict(**small_job, api_name="/generate")
-        message = error_text(caught.value)
-        assert "pickle checkpoint" in message and "--allow-pickle" in message
-        assert not marker.exists()
-        assert "pickle checkpoint" in running.log()  # the operator sees why in the log too
-    finally:
-        running.stop()
+    client = Client(pickled_model.url, verbose=False)
+    with pytest.raises(Exception) as caught:
+        client.predict(**small_job, api_name="/generate")
+    message = error_text(caught.value)
+    assert "pickle checkpoint" in message and "--allow-pickle" in message
+    assert not marker.exists()
+    assert "pickle checkpoint" in pickled_model.log()  # the operator sees why in the log too
