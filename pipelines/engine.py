@@ -271,10 +271,12 @@ class Engine:
     def _results(self, bookkeeping, images: list[Image.Image], save: bool = True) -> list[GenerationResult]:
         results, cursor = [], 0
         for cell_request, prepared, seeds in bookkeeping:
-            model_ids = [p[2] for p in prepared]
+            # record the ControlNet each unit really used (an operator's override or the v1.1 default included)
+            used = tuple(replace(unit, model=p[2]) for unit, p in zip(cell_request.units, prepared))
+            cell_request = replace(cell_request, units=used)
             cell_images, infotexts, notes = [], [], []
             for seed in seeds:
-                text = build_infotext(cell_request, seed, self.base.name, model_ids)
+                text = build_infotext(replace(cell_request, seed=seed), self.base.name)
                 image = with_parameters(images[cursor], text)
                 cursor += 1
                 _, problem = self.writer.save(image, seed) if save else (None, None)
@@ -282,7 +284,8 @@ class Engine:
                     notes.append(problem)
                 cell_images.append(image)
                 infotexts.append(text)
-            results.append(GenerationResult(cell_images, list(seeds), [p[1] for p in prepared], infotexts, cell_request, notes))
+            results.append(GenerationResult(images=cell_images, seeds=list(seeds), maps=[p[1] for p in prepared],
+                                            infotexts=infotexts, request=cell_request, notes=notes))
         return results
 
 

@@ -12,6 +12,7 @@ from pipelines.controlnets import CONTROLNET_MODELS, short_name
 from pipelines.param_line import param_pairs
 from pipelines.requests import ControlUnit, GenerationRequest, RequestError
 from pipelines.samplers import SAMPLER_NAMES
+from pipelines.schema import SchemaField, schema_fields
 
 VERSION = "controlnet-studio 0.1"
 # Far above any infotext this app or A1111 writes (two 10 000-character prompts and three units are ~22 000);
@@ -45,17 +46,65 @@ def _number(value: float) -> str:
     return short if float(short) == value else repr(value)
 
 
-def unit_text(unit: ControlUnit, model_name: str) -> str:
+def _format(item: SchemaField, value: object) -> str:
+    if value is None:
+        return ""
+    if item.kind in ("number", "optional number"):
+        return _number(float(value))
+    return str(value)
+
+
+def _parse(item: SchemaField, text: str, key: str) -> object:
+    """One value read back by its field's kind; a value that does not fit gives a sentence naming the key."""
+    text = text.strip()
+    try:
+        if item.kind == "flag":
+            return text == "True"
+        if item.kind == "integer":
+            return int(text) if text.lstrip("-").isdigit() else int(float(text))
+        if item.kind in ("number", "optional number"):
+            return None if item.kind == "optional number" and text in ("", "None") else float(text)
+    except ValueError:
+        raise RequestError(f"The infotext's {key} value {text!r} is not a number.") from None
+    return None if item.kind == "optional text" and text in ("", "None") else text
+
+
+def _groups(cls: type) -> list[tuple[str, list[SchemaField]]]:
+    """Fields by infotext key, in order; fields sharing a key are written together as `AxB` (width and height: Size)."""
+    groups: dict[str, list[SchemaField]] = {}
+    for item in schema_fields(cls):
+        if item.setting.infotext:
+            groups.setdefault(item.setting.infotext, []).append(item)
+    return list(groups.items())
+
+
+def _written(obj: object, cls: type) -> list[tuple[str, str]]:
+    """(key, text) of each setting, as A1111 writes them (a default it omits is left out)."""
+    pairs = []
+    for key, items in _groups(cls):
+        values = [getattr(obj, item.name) for item in items]
+        if all(item.setting.omit_default and value == item.default for item, value in zip(items, values)):
+            continue
+        pairs.append((key, "x".join(_format(item, value) for item, value in zip(items, values))))
+    return pairs
+
+
+def _read(params: dict[str, str], cls: type) -> dict[str, object]:
+    """The fields whose keys an infotext holds, by name (a missing key leaves the field's default)."""
+    values: dict[str, object] = {}
+    for key, items in _groups(cls):
+        if key not in params:
+            continue
+        parts = params[key].split("x") if len(items) > 1 else [params[key]]
+        if len(parts) != len(items):
+            raise RequestError(f"The infotext's {key} value {params[key]!r} should have {len(items)} parts separated by x.")
+        values.update({item.name: _parse(item, part, key) for item, part in zip(items, parts)})
+    return values
+
+
+def unit_text(unit: ControlUnit) -> str:
     """The quoted `ControlNet N` value: the unit's settings as A1111's extension writes them."""
-    pairs = [
-        ("Module", unit.module), ("Model", model_name), ("Weight", _number(float(unit.weight))),
-        ("Resize Mode", unit.resize_mode), ("Processor Res", str(unit.processor_res)),
-        ("Threshold A", "" if unit.threshold_a is None else _number(float(unit.threshold_a))),
-        ("Threshold B", "" if unit.threshold_b is None else _number(float(unit.threshold_b))),
-        ("Guidance Start", _number(float(unit.guidance_start))), ("Guidance End", _number(float(unit.guidance_end))),
-        ("Pixel Perfect", str(bool(unit.pixel_perfect))), ("Control Mode", unit.control_mode),
-        ("Condition", unit.condition),
-    ]
+    pairs = [(key, _model_label(unit.condition, value) if key == "Model" else value) for key, value in _written(unit, ControlUnit)]
     return ", ".join(f"{key}: {_quote(value)}" for key, value in pairs)
 
 
@@ -66,9 +115,12 @@ def _model_label(condition: str, model_id: str) -> str:
 
 
 def _model_from_label(condition: str, label: str) -> str | None:
+    """The full id back from a label: the v1.1 default's short name (with or without A1111's hash) is that repo."""
     label = _HASH_SUFFIX.sub("", label)  # A1111 writes `control_v11p_sd15_canny [d14c016b]`
     default = CONTROLNET_MODELS.get(condition)
-    return None if label in ("", "None") or (default and label == short_name(default)) else label
+    if label in ("", "None"):
+        return None
+    return default if default and label == short_name(default) else label
 
 
 def _condition_for(unit: dict[str, str]) -> str:
@@ -93,19 +145,14 @@ def _sampler(params: dict[str, str]) -> str:
     return combined if combined in SAMPLER_NAMES else name
 
 
-def build_infotext(request: GenerationRequest, seed: int, model_name: str, unit_models: list[str]) -> str:
-    """Prompt line, Negative prompt line, then the parameter line, exactly in A1111's shape."""
-    params = [
-        ("Steps", str(request.steps)), ("Sampler", request.sampler), ("CFG scale", _number(float(request.cfg_scale))),
-        ("Seed", str(seed)), ("Size", f"{request.width}x{request.height}"), ("Model", model_name),
-    ]
-    if request.batch_size > 1:
-        params.append(("Batch size", str(request.batch_size)))
-    if request.draft:
-        params.append(("Draft", "LCM-LoRA"))
-    for index, (unit, name) in enumerate(zip(request.units, unit_models)):
-        label = _model_label(unit.condition, name)
-        params.append((f"ControlNet {index}", json.dumps(unit_text(unit, label), ensure_ascii=False)))
+def build_infotext(request: GenerationRequest, model_name: str) -> str:
+    """Prompt line, Negative prompt line, then the parameter line, exactly in A1111's shape; every value is the one
+    used (the caller passes the image's own seed and each unit's loaded model)."""
+    params = _written(request, GenerationRequest)
+    size = next(index for index, (key, _) in enumerate(params) if key == "Size")
+    params.insert(size + 1, ("Model", model_name))  # where A1111 writes it
+    for index, unit in enumerate(request.units):
+        params.append((f"ControlNet {index}", json.dumps(unit_text(unit), ensure_ascii=False)))
     params.append(("Version", VERSION))
     lines = [request.prompt]
     if request.negative_prompt:
@@ -139,52 +186,26 @@ def parse_infotext(text: str) -> ParsedInfotext:
     for line in lines:
         if line.startswith("Negative prompt:"):
             in_negative = True
-            line = line[len("Negative prompt:"):].lstrip(" ")
+            line = line[len("Negative prompt:"):]
+            line = line[1:] if line.startswith(" ") else line  # the one space the writer puts; the text's own stay
         (negative_lines if in_negative else prompt_lines).append(line)
     units = []
     for key in sorted((k for k in params if _UNIT_KEY.match(k)), key=lambda k: int(_UNIT_KEY.match(k).group(1))):
         units.append({name.strip(): _unquote(value) for name, value in param_pairs(params[key])})
-    return ParsedInfotext("\n".join(prompt_lines), "\n".join(negative_lines), params, units)
-
-
-def _optional_float(value: str | None) -> float | None:
-    return None if value in (None, "", "None") else float(value)
+    return ParsedInfotext(prompt="\n".join(prompt_lines), negative_prompt="\n".join(negative_lines), params=params, units=units)
 
 
 def request_from_infotext(text: str, control_image: Image.Image | None = None) -> GenerationRequest:
     """Rebuild the request an infotext describes; unit maps come from `control_image` (not stored in text)."""
     parsed = parse_infotext(text)
-    p = parsed.params
-    width, height = (int(v) for v in p.get("Size", "512x512").split("x"))
-    blank = control_image if control_image is not None else Image.new("RGB", (width, height))
-    units = tuple(
-        ControlUnit(
-            image=blank,
-            condition=_condition_for(u),
-            module=u.get("Module", "none"),
-            model=_model_from_label(_condition_for(u), u.get("Model", "")),
-            weight=float(u.get("Weight", 1)),
-            guidance_start=float(u.get("Guidance Start", 0)),
-            guidance_end=float(u.get("Guidance End", 1)),
-            control_mode=u.get("Control Mode", "Balanced"),
-            resize_mode=u.get("Resize Mode", "Crop and Resize"),
-            processor_res=int(float(u.get("Processor Res", 512))),
-            threshold_a=_optional_float(u.get("Threshold A")),
-            threshold_b=_optional_float(u.get("Threshold B")),
-            pixel_perfect=u.get("Pixel Perfect", "False") == "True",
-        )
-        for u in parsed.units
-    )
-    return GenerationRequest(
-        prompt=parsed.prompt,
-        negative_prompt=parsed.negative_prompt,
-        units=units,
-        steps=int(p.get("Steps", 20)),
-        cfg_scale=float(p.get("CFG scale", 7)),
-        sampler=_sampler(p),
-        seed=int(p.get("Seed", -1)),
-        width=width,
-        height=height,
-        batch_size=int(p.get("Batch size", 1)),
-        draft=p.get("Draft") == "LCM-LoRA",
-    )
+    values = _read(parsed.params, GenerationRequest)
+    if "Sampler" in parsed.params:
+        values["sampler"] = _sampler(parsed.params)
+    blank = control_image if control_image is not None else Image.new("RGB", (values.get("width", 512), values.get("height", 512)))
+    units = []
+    for unit in parsed.units:
+        unit_values = _read(unit, ControlUnit)
+        condition = _condition_for(unit)
+        unit_values.update(condition=condition, model=_model_from_label(condition, unit.get("Model", "")))
+        units.append(ControlUnit(image=blank, **unit_values))
+    return GenerationRequest(prompt=parsed.prompt, negative_prompt=parsed.negative_prompt, units=tuple(units), **values)

@@ -1,63 +1,69 @@
-"""Requests and results that cross the engine's seam, with the checks that turn bad input into a sentence."""
+"""Requests and results that cross the engine's seam (the one schema of every setting), and their checks."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from PIL import Image
 
+from pipelines.controlnets import CONDITIONS
 from pipelines.limits import DEFAULT_LIMITS, Limits
 from pipelines.samplers import SAMPLER_NAMES
+from pipelines.schema import RequestError, check_fields, setting
 
 CONTROL_MODES = ("Balanced", "My prompt is more important", "ControlNet is more important")
 RESIZE_MODES = ("Just Resize", "Crop and Resize", "Resize and Fill")
 MAX_SEED = 2**32 - 1
-
-
-class RequestError(ValueError):
-    """A request the engine will not run; the message is one sentence a user can act on."""
+AUTO = "auto"  # a unit's condition before the studio resolves it to its preprocessor's
+MAX_NAME_CHARS = 1000  # a module, family or condition name; a model id or path
 
 
 @dataclass(frozen=True)
 class ControlUnit:
-    """One ControlNet unit: a ready condition map plus how strongly and when it steers."""
+    """One ControlNet unit: a ready condition map plus how strongly and when it steers.
 
-    image: Image.Image
-    condition: str
-    module: str = "none"
-    model: str | None = None
-    weight: float = 1.0
-    guidance_start: float = 0.0
-    guidance_end: float = 1.0
-    control_mode: str = "Balanced"
-    resize_mode: str = "Crop and Resize"
-    processor_res: int = 512
-    threshold_a: float | None = None
-    threshold_b: float | None = None
-    pixel_perfect: bool = False
+    Before the studio's preprocessing, `image` is the raw upload, `condition` may be "auto" and `family` empty;
+    the engine gets the map and the resolved values, and records them."""
+
+    image: Any
+    module: str = setting("none", "Module", "module", high=MAX_NAME_CHARS)
+    model: str | None = setting(None, "Model", "model", high=MAX_NAME_CHARS)
+    weight: float = setting(1.0, "Weight", "weight", low=0.0, high="max_weight")
+    resize_mode: str = setting("Crop and Resize", "Resize Mode", "resize_mode", choices=RESIZE_MODES)
+    processor_res: int = setting(512, "Processor Res", "processor_res", low="min_processor_res", high="max_processor_res")
+    # the registry checks each preprocessor's own range; these bounds only keep junk out of the arithmetic
+    threshold_a: float | None = setting(None, "Threshold A", "threshold_a", low=-1e6, high=1e6)
+    threshold_b: float | None = setting(None, "Threshold B", "threshold_b", low=-1e6, high=1e6)
+    guidance_start: float = setting(0.0, "Guidance Start", "guidance_start", low=0.0, high=1.0)
+    guidance_end: float = setting(1.0, "Guidance End", "guidance_end", low=0.0, high=1.0)
+    pixel_perfect: bool = setting(False, "Pixel Perfect", "pixel_perfect")
+    control_mode: str = setting("Balanced", "Control Mode", "control_mode", choices=CONTROL_MODES)
+    condition: str = setting(AUTO, "Condition", None, choices=(AUTO, *CONDITIONS))  # sd-webui-controlnet reads it off the model
+    family: str = setting("", "Family", None, high=MAX_NAME_CHARS)  # the preprocessor's family ("" = the module's)
 
 
 @dataclass(frozen=True)
 class GenerationRequest:
     """Everything that decides the pixels of a generation (and so goes into the infotext)."""
 
-    prompt: str
-    negative_prompt: str = ""
+    prompt: str = setting("", None, "prompt", high="max_prompt_chars")  # the infotext's first lines
+    negative_prompt: str = setting("", None, "negative_prompt", high="max_prompt_chars")  # its `Negative prompt:` line
     units: tuple[ControlUnit, ...] = ()
-    steps: int = 20
-    cfg_scale: float = 7.0
-    sampler: str = "Euler a"
-    seed: int = -1
-    width: int = 512
-    height: int = 512
-    batch_size: int = 1
-    draft: bool = False  # LCM-LoRA fast draft: needs sampler "LCM", 4-8 steps, CFG <= 2
+    steps: int = setting(20, "Steps", "steps", low=1, high="max_steps")
+    sampler: str = setting("Euler a", "Sampler", "sampler_name", choices=SAMPLER_NAMES)
+    cfg_scale: float = setting(7.0, "CFG scale", "cfg_scale", low=1.0, high="max_cfg")
+    seed: int = setting(-1, "Seed", "seed", low=-1, high=MAX_SEED)
+    width: int = setting(512, "Size", "width", low="min_side", high="max_side")  # `Size: WxH`, width first
+    height: int = setting(512, "Size", "height", low="min_side", high="max_side")
+    batch_size: int = setting(1, "Batch size", "batch_size", low=1, high="max_batch", omit_default=True)
+    # LCM-LoRA fast draft: needs sampler "LCM", 4-8 steps, CFG <= 2
+    draft: bool = setting(False, "Draft", None, omit_default=True)
 
 
 @dataclass
 class GenerationResult:
-    """Images with the seeds, maps and infotext that reproduce them."""
+    """Images with the seeds, maps and infotext that reproduce them; `request` holds the values actually used."""
 
     images: list[Image.Image]
     seeds: list[int]
@@ -67,59 +73,22 @@ class GenerationResult:
     notes: list[str] = field(default_factory=list)
 
 
-def _number(name: str, value: object, low: float, high: float, integer: bool = False) -> float:
-    """The value checked, as an int when a whole number is asked for (JSON and sliders send 512.0)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise RequestError(f"{name} must be a number, got {value!r}.")
-    if not math.isfinite(value):
-        raise RequestError(f"{name} must be a finite number between {low:g} and {high:g}.")
-    if integer and int(value) != value:
-        raise RequestError(f"{name} must be a whole number, got {value!r}.")
-    if not low <= value <= high:
-        raise RequestError(f"{name} must be between {low:g} and {high:g}, got {value:g}.")
-    return int(value) if integer else value
-
-
-def _flag(name: str, value: object) -> bool:
-    """Only true or false: `bool("no")` is True, so strings and numbers are refused rather than guessed."""
-    if not isinstance(value, bool):
-        raise RequestError(f"{name} must be true or false, got {value!r}.")
-    return value
-
-
-def _choice(name: str, value: object, choices: tuple[str, ...]) -> str:
-    if not isinstance(value, str) or value not in choices:
-        raise RequestError(f"{name} must be one of {', '.join(choices)}; got {value!r}.")
-    return value
-
-
 def check_unit_settings(unit: ControlUnit, index: int, limits: Limits = DEFAULT_LIMITS) -> ControlUnit:
     """Every field of a unit except its map, normalised (whole numbers as int); run before any preprocessor work."""
     where = f"ControlNet unit {index}"
-    unit = replace(
-        unit,
-        weight=_number(f"{where} weight", unit.weight, 0.0, limits.max_weight),
-        guidance_start=_number(f"{where} guidance_start", unit.guidance_start, 0.0, 1.0),
-        guidance_end=_number(f"{where} guidance_end", unit.guidance_end, 0.0, 1.0),
-        control_mode=_choice(f"{where} control_mode", unit.control_mode, CONTROL_MODES),
-        resize_mode=_choice(f"{where} resize_mode", unit.resize_mode, RESIZE_MODES),
-        processor_res=_number(f"{where} processor_res", unit.processor_res, limits.min_processor_res,
-                              limits.max_processor_res, integer=True),
-        pixel_perfect=_flag(f"{where} pixel_perfect", unit.pixel_perfect),
-    )
-    for name in ("threshold_a", "threshold_b"):
-        value = getattr(unit, name)
-        if value is not None:
-            _number(f"{where} {name}", value, -1e6, 1e6)
+    unit = replace(unit, **check_fields(unit, limits, f"{where} "))
     if unit.guidance_start > unit.guidance_end:
         raise RequestError(f"{where} guidance_start ({unit.guidance_start:g}) must not exceed guidance_end ({unit.guidance_end:g}).")
     return unit
 
 
 def validate_unit(unit: ControlUnit, index: int, limits: Limits = DEFAULT_LIMITS) -> ControlUnit:
-    """Check one unit; the message says which unit and which field."""
+    """Check one unit as the engine gets it: a map, and a condition already resolved; the message says which unit."""
     if not isinstance(unit.image, Image.Image):
         raise RequestError(f"ControlNet unit {index} has no control image; upload one or remove the unit.")
+    if unit.condition == AUTO:
+        raise RequestError(f"ControlNet unit {index} needs a condition ({', '.join(CONDITIONS)}); "
+                           "only the studio resolves 'auto' from its preprocessor.")
     return check_unit_settings(unit, index, limits)
 
 
@@ -139,30 +108,15 @@ def check_budget(request: GenerationRequest, cells: int = 1, limits: Limits = DE
 
 def check_settings(request: GenerationRequest, limits: Limits = DEFAULT_LIMITS) -> GenerationRequest:
     """Every request-level field, normalised, plus the unit count: what can be checked before any model work."""
+    if not isinstance(request.units, (tuple, list)) or len(request.units) > limits.max_units:
+        count = len(request.units) if isinstance(request.units, (tuple, list)) else request.units
+        raise RequestError(f"At most {limits.max_units} ControlNet units can be used at once; got {count}.")
+    request = replace(request, **check_fields(request, limits))
     for name in ("prompt", "negative_prompt"):
-        text = getattr(request, name)
-        if not isinstance(text, str):
-            raise RequestError(f"{name} must be text.")
-        if len(text) > limits.max_prompt_chars:
-            raise RequestError(f"{name} is {len(text)} characters long; keep it under {limits.max_prompt_chars}.")
         try:
-            text.encode("utf-8")  # what the tokenizer and the PNG text chunk need; lone surrogates have no encoding
+            getattr(request, name).encode("utf-8")  # what the tokenizer and the PNG text chunk need
         except UnicodeEncodeError:
             raise RequestError(f"{name} contains characters that are not valid Unicode text (lone surrogates); remove them.") from None
-    if len(request.units) > limits.max_units:
-        raise RequestError(f"At most {limits.max_units} ControlNet units can be used at once; got {len(request.units)}.")
-    if not isinstance(request.sampler, str) or request.sampler not in SAMPLER_NAMES:
-        raise RequestError(f"Unknown sampler {request.sampler!r}; choose one of {', '.join(SAMPLER_NAMES)}.")
-    request = replace(
-        request,
-        steps=_number("steps", request.steps, 1, limits.max_steps, integer=True),
-        cfg_scale=_number("cfg_scale", request.cfg_scale, 1.0, limits.max_cfg),
-        seed=_number("seed", request.seed, -1, MAX_SEED, integer=True),
-        width=_number("width", request.width, limits.min_side, limits.max_side, integer=True),
-        height=_number("height", request.height, limits.min_side, limits.max_side, integer=True),
-        batch_size=_number("batch_size", request.batch_size, 1, limits.max_batch, integer=True),
-        draft=_flag("draft", request.draft),
-    )
     for name in ("width", "height"):
         value = getattr(request, name)
         if value % 8:

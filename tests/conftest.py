@@ -37,3 +37,26 @@ def annotators_ready(hub_cache) -> Path:
     from tests.annotator_cache import build_annotator_cache
 
     return build_annotator_cache(hub_cache)
+
+
+@pytest.fixture(scope="session")
+def lcm_lora_repo(hub_cache, tmp_path_factory):
+    """latent-consistency/lcm-lora-sdv1-5 as a random LoRA over the tiny UNet's attention layers."""
+    import torch
+    from diffusers import StableDiffusionPipeline
+    from diffusers.utils import convert_state_dict_to_diffusers
+    from peft import LoraConfig
+    from peft.utils import get_peft_model_state_dict
+
+    from pipelines.speed import LCM_LORA, LCM_LORA_FILE
+    from pipelines.tiny import build_unet
+    from tests.fakehub import add_file, snapshot_dir
+
+    unet = build_unet()
+    torch.manual_seed(4)
+    unet.add_adapter(LoraConfig(r=4, lora_alpha=4, target_modules=["to_q", "to_k", "to_v", "to_out.0"], init_lora_weights=False))
+    folder = tmp_path_factory.mktemp("lcm")
+    layers = convert_state_dict_to_diffusers(get_peft_model_state_dict(unet))
+    StableDiffusionPipeline.save_lora_weights(folder, unet_lora_layers=layers, safe_serialization=True)
+    add_file(hub_cache, LCM_LORA, LCM_LORA_FILE, folder / LCM_LORA_FILE)
+    return snapshot_dir(hub_cache, LCM_LORA)

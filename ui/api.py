@@ -24,10 +24,15 @@ from PIL import Image
 
 from pipelines.engine import CancelToken
 from pipelines.outputs import png_info as png_chunk
+from pipelines.requests import ControlUnit, GenerationRequest
+from pipelines.schema import schema_fields
+from ui.api_signature import keyword_endpoint, parameter, schema_parameters
 from ui.concurrency import GPU, PREPROCESS, QueueGuard
 from ui.errors import user_errors
 from ui.history_tab import read_png_info
-from ui.studio import Settings, Studio, UnitSettings
+from ui.studio import Studio
+
+UNIT_NAMES = tuple(item.name for item in schema_fields(ControlUnit))
 
 
 class _Files:
@@ -93,55 +98,34 @@ def register_api(studio: Studio, guard: QueueGuard) -> None:
     """Call inside the Blocks context; `guard` says when a caller never reads its results."""
     files = _Files()
 
-    def preprocess(image: FileData, module: str = "canny", processor_res: int = 512,
-                   threshold_a: float | None = None, threshold_b: float | None = None) -> FileData:
-        """Run a preprocessor on an image and return the control map (PNG)."""
+    def preprocess(image: FileData, **values: Any) -> dict:
         with user_errors():
-            return files.save(studio.control_map(image, module, processor_res, threshold_a, threshold_b), f"map-{module}")
+            return files.save(studio.control_map(image, **values), f"map-{values['module']}")
 
-    async def generate(prompt: str, negative_prompt: str = "", image: FileData | None = None, module: str = "canny",
-                       model: str = "", weight: float = 1.0, guidance_start: float = 0.0, guidance_end: float = 1.0,
-                       control_mode: str = "Balanced", resize_mode: str = "Crop and Resize", processor_res: int = 512,
-                       threshold_a: float | None = None, threshold_b: float | None = None, pixel_perfect: bool = False,
-                       condition: str = "auto", steps: int = 20, cfg_scale: float = 7.0, sampler: str = "Euler a",
-                       seed: int = -1, width: int = 512, height: int = 512, batch_size: int = 1,
-                       draft: bool = False, keep_copy: bool | None = None, request: gr.Request = None) -> AsyncIterator[tuple[list[FileData], FileData | None, str]]:
-        """Generate with one ControlNet unit (module `none` = the image already is a map). Returns PNGs with infotext, the map used, the infotext."""
+    async def generate(image: FileData | None, keep_copy: bool | None, visitor: gr.Request | None,
+                       **values: Any) -> AsyncIterator[tuple[list[dict], dict | None, str] | None]:
         with user_errors():
-            settings = Settings(prompt=prompt, negative_prompt=negative_prompt, steps=steps, cfg_scale=cfg_scale,
-                                sampler=sampler, seed=seed, width=width, height=height, batch_size=batch_size, draft=draft)
-            unit = UnitSettings(image=image, module=module, condition=condition, model=model, weight=weight,
-                                guidance_start=guidance_start, guidance_end=guidance_end, control_mode=control_mode,
-                                resize_mode=resize_mode, processor_res=processor_res, threshold_a=threshold_a,
-                                threshold_b=threshold_b, pixel_perfect=pixel_perfect, enabled=image is not None)
+            unit = ControlUnit(image=image, **{name: values.pop(name) for name in UNIT_NAMES})
+            request = GenerationRequest(units=(unit,) if image is not None else (), **values)
 
             def work(cancel: CancelToken) -> tuple[list[dict], dict | None, str]:
-                result = studio.generate(settings, [unit], cancel=cancel, keep_copy=keep_copy)
+                result = studio.generate(request, cancel=cancel, keep_copy=keep_copy)
                 images = [files.save(picture, f"seed{seed_}") for picture, seed_ in zip(result.images, result.seeds)]
                 used = files.save(result.maps[0], "map") if result.maps else None
                 return images, used, result.infotexts[0]
 
-            async with _EngineJob(work) as job:
-                while not await job.finished():
-                    if guard.abandoned(request):  # submitted and never read: nobody will take the result
-                        return
-                    yield None
-                yield job.future.result()
+            async for item in _run(work, guard, visitor):
+                yield item
 
-    async def compare(prompt: str, image: FileData, modules: list[str], negative_prompt: str = "", weight: float = 1.0,
-                      control_mode: str = "Balanced", resize_mode: str = "Crop and Resize", processor_res: int = 512,
-                      steps: int = 20, cfg_scale: float = 7.0, sampler: str = "Euler a", seed: int = -1, width: int = 512,
-                      height: int = 512, batch_size: int = 1, keep_copy: bool | None = None, request: gr.Request = None) -> AsyncIterator[tuple[list[FileData], list[str], FileData]]:
-        """The condition matrix: for each module its map and result(s), captioned, plus one labelled grid PNG."""
+    async def compare(image: FileData | None, modules: list[str] | None, keep_copy: bool | None, visitor: gr.Request | None,
+                      **values: Any) -> AsyncIterator[tuple[list[dict], list[str], dict] | None]:
         with user_errors():
-            settings = Settings(prompt=prompt, negative_prompt=negative_prompt, steps=steps, cfg_scale=cfg_scale,
-                                sampler=sampler, seed=seed, width=width, height=height, batch_size=batch_size)
-            template = UnitSettings(image=image, weight=weight, control_mode=control_mode, resize_mode=resize_mode,
-                                    processor_res=processor_res)
+            template = ControlUnit(image=image, **{name: values.pop(name) for name in UNIT_NAMES if name in values})
+            request = GenerationRequest(**values)
             chosen = list(modules or [])
 
             def work(cancel: CancelToken) -> tuple[list[dict], list[str], dict]:
-                results, grid = studio.compare(settings, template, chosen, cancel=cancel, keep_copy=keep_copy)
+                results, grid = studio.compare(request, template, chosen, cancel=cancel, keep_copy=keep_copy)
                 items, captions = [], []
                 for module, result in zip(chosen, results):
                     items.append(files.save(result.maps[0], f"{module}-map"))
@@ -151,12 +135,8 @@ def register_api(studio: Studio, guard: QueueGuard) -> None:
                         captions.append(f"{module} · seed {seed_}")
                 return items, captions, files.save(grid, "grid")
 
-            async with _EngineJob(work) as job:
-                while not await job.finished():
-                    if guard.abandoned(request):  # submitted and never read: nobody will take the result
-                        return
-                    yield None
-                yield job.future.result()
+            async for item in _run(work, guard, visitor):
+                yield item
 
     def png_info(image: FileData) -> tuple[str, dict]:
         """Read the generation parameters of a PNG (ours or A1111's): the infotext and its parsed fields."""
@@ -164,7 +144,47 @@ def register_api(studio: Studio, guard: QueueGuard) -> None:
             path = image.get("path") if isinstance(image, dict) else getattr(image, "path", None)
             return read_png_info(path)
 
-    gr.api(preprocess, api_name="preprocess", concurrency_id=PREPROCESS, concurrency_limit=2)
-    gr.api(generate, api_name="generate", concurrency_id=GPU, concurrency_limit=1)
-    gr.api(compare, api_name="compare", concurrency_id=GPU, concurrency_limit=1)
+    endpoints = _endpoints(preprocess, generate, compare)
+    gr.api(endpoints["preprocess"], api_name="preprocess", concurrency_id=PREPROCESS, concurrency_limit=2)
+    gr.api(endpoints["generate"], api_name="generate", concurrency_id=GPU, concurrency_limit=1)
+    gr.api(endpoints["compare"], api_name="compare", concurrency_id=GPU, concurrency_limit=1)
     gr.api(png_info, api_name="png_info", concurrency_limit=4)
+
+
+async def _run(work: Callable[[CancelToken], Any], guard: QueueGuard, visitor: gr.Request | None) -> AsyncIterator[Any]:
+    """Heartbeats (None) while the job runs, then its result; a caller who never reads gives the job up."""
+    async with _EngineJob(work) as job:
+        while not await job.finished():
+            if guard.abandoned(visitor):  # submitted and never read: nobody will take the result
+                return
+            yield None
+        yield job.future.result()
+
+
+# Settings that are per condition in a comparison, so not one value for the whole grid.
+_PER_CONDITION = ("module", "condition", "family", "model", "threshold_a", "threshold_b")
+
+
+def _endpoints(preprocess: Callable, generate: Callable, compare: Callable) -> dict[str, Callable]:
+    """The three endpoints with their parameters derived from the schema (see ui/api_signature.py)."""
+    file, optional_file = parameter("image", FileData), parameter("image", FileData | None, None)
+    keep = parameter("keep_copy", bool | None, None)
+    visitor = parameter("visitor", gr.Request, None)
+    prompts = schema_parameters(GenerationRequest, only=("prompt", "negative_prompt"))
+    rest = schema_parameters(GenerationRequest, skip=("prompt", "negative_prompt"))
+    return {
+        "preprocess": keyword_endpoint(
+            preprocess, [file, *schema_parameters(ControlUnit, only=("module", "processor_res", "threshold_a", "threshold_b"),
+                                                  defaults={"module": "canny"})],
+            FileData, "preprocess", "Run a preprocessor on an image and return the control map (PNG)."),
+        "generate": keyword_endpoint(
+            generate, [*prompts, optional_file, *schema_parameters(ControlUnit), *rest, keep, visitor],
+            AsyncIterator[tuple[list[FileData], FileData | None, str]], "generate",
+            "Generate with one ControlNet unit (module `none` = the image already is a map). "
+            "Returns PNGs with infotext, the map used, the infotext."),
+        "compare": keyword_endpoint(
+            compare, [prompts[0], optional_file, parameter("modules", list[str] | None, None), *prompts[1:], *rest,
+                      *schema_parameters(ControlUnit, skip=_PER_CONDITION), keep, visitor],
+            AsyncIterator[tuple[list[FileData], list[str], FileData]], "compare",
+            "The condition matrix: for each module its map and result(s), captioned, plus one labelled grid PNG."),
+    }

@@ -5,14 +5,14 @@ from __future__ import annotations
 import gradio as gr
 
 from pipelines.engine import CancelToken
-from pipelines.requests import CONTROL_MODES, RESIZE_MODES
+from pipelines.requests import ControlUnit
 from preprocessors import families
 from ui.concurrency import GPU
 from ui.errors import user_errors
 from ui.generate_tab import EXAMPLES, GENERATE_EXAMPLES
 from ui.jobs import Done, stream_job
-from ui.studio import Studio, UnitSettings
-from ui.widgets import keep_copy_box, prompt_row, sampler_controls, wire_stop
+from ui.studio import Studio
+from ui.widgets import UNIT, keep_copy_box, prompt_row, sampler_controls, schema_choices, schema_slider, wire_stop
 
 
 def default_conditions() -> list[str]:
@@ -38,9 +38,9 @@ def build_compare_tab(studio: Studio, limits) -> gr.Tab:
                 settings = sampler_controls(prompt, negative, limits, "cmp")
                 keep_copy = keep_copy_box(studio, "cmp-keep")
                 with gr.Row():
-                    weight = gr.Slider(0, limits.max_weight, value=1.0, step=0.05, label="Control weight")
-                    control_mode = gr.Radio(list(CONTROL_MODES), value=CONTROL_MODES[0], label="Control mode")
-                    resize_mode = gr.Radio(list(RESIZE_MODES), value="Crop and Resize", label="Resize mode")
+                    weight = schema_slider(UNIT["weight"], limits, 0.05, "Control weight")
+                    control_mode = schema_choices(UNIT["control_mode"], "Control mode", radio=True)
+                    resize_mode = schema_choices(UNIT["resize_mode"], "Resize mode", radio=True)
             with gr.Column(scale=2):
                 status = gr.Markdown(elem_id="compare-status")
                 matrix = gr.Gallery(label="Map above result, per condition", format="png", columns=6, height=560,
@@ -52,12 +52,12 @@ def build_compare_tab(studio: Studio, limits) -> gr.Tab:
         token = CancelToken()
         yield {cancel_state: token}
         with user_errors():
-            run_settings = settings.read(data)
-            template = UnitSettings(image=data[image], weight=data[weight], control_mode=data[control_mode],
-                                    resize_mode=data[resize_mode])
+            request = settings.read(data)
+            template = ControlUnit(image=data[image], weight=data[weight], control_mode=data[control_mode],
+                                   resize_mode=data[resize_mode])
             chosen = list(data[conditions] or [])
             keep = bool(data[keep_copy])
-            job = stream_job(lambda on_step, cancel: studio.compare(run_settings, template, chosen, on_step, cancel, keep), token)
+            job = stream_job(lambda on_step, cancel: studio.compare(request, template, chosen, on_step, cancel, keep), token)
             for item in job:
                 if isinstance(item, Done):
                     results, picture = item.value

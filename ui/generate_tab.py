@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,27 +45,44 @@ class GenerateTab:
     last_seed: gr.State
     finished: gr.State
     tab: gr.Tab
+    status: gr.Markdown
+    refreshers: list[Callable]  # each unit's `refresh(event)`: redraw its map preview after `event`
+
+    def refresh_previews(self, event) -> None:
+        """Redraw every unit's map preview once `event` (e.g. Send to Generate) has set the controls."""
+        for refresh in self.refreshers:
+            refresh(event)
 
 
-def _wire_unit(studio: Studio, unit: UnitControls) -> None:
-    """Family picks the variant list; variant sets the sliders; image or parameter changes refresh the map."""
-    unit.family.change(lambda family: gr.update(choices=families()[family], value=families()[family][0]),
-                       unit.family, unit.module, queue=False, api_visibility="private")
-    unit.module.change(slider_updates, unit.module, [unit.threshold_a, unit.threshold_b], queue=False, api_visibility="private")
+def _wire_unit(studio: Studio, unit: UnitControls) -> Callable:
+    """Family picks the variant list; variant sets the sliders; the map preview follows the upload and the user's edits.
+    Every trigger is the user's *input* (not a change): Send to Generate sets family, variant and thresholds in one
+    response, and change events fired half-way through it sent a mix of old values and new ranges (error toasts).
+    Returns `refresh(event)`, which redraws the preview once `event` has finished."""
+    def pick_family(family: str):
+        first = families()[family][0]
+        return gr.update(choices=families()[family], value=first), *slider_updates(first)
 
     def preview(data: dict):
         if data[unit.image] is None:
             return None
-        settings = unit.read(data)
         with user_errors():
-            return studio.control_map(data[unit.image], settings.module, settings.processor_res, settings.threshold_a, settings.threshold_b)
+            chosen = unit.read(data)
+            return studio.control_map(data[unit.image], chosen.module, chosen.processor_res, chosen.threshold_a, chosen.threshold_b)
 
-    gr.on(
-        [unit.image.change, unit.module.change, unit.own_map.change, unit.threshold_a.change, unit.threshold_b.change,
-         unit.processor_res.change],
-        preview, inputs=unit.inputs(), outputs=unit.preview, trigger_mode="always_last",
-        concurrency_id=PREPROCESS, concurrency_limit=2, api_visibility="private", show_progress="minimal",
-    )
+    options = dict(fn=preview, inputs=unit.inputs(), outputs=unit.preview, concurrency_id=PREPROCESS, concurrency_limit=2,
+                   api_visibility="private", show_progress="minimal")
+
+    def refresh(event):
+        return event.then(**options)
+
+    refresh(unit.family.input(pick_family, unit.family, [unit.module, unit.threshold_a, unit.threshold_b], queue=False,
+                              api_visibility="private"))
+    refresh(unit.module.input(slider_updates, unit.module, [unit.threshold_a, unit.threshold_b], queue=False,
+                              api_visibility="private"))
+    gr.on([unit.image.change, unit.own_map.input, unit.threshold_a.input, unit.threshold_b.input, unit.processor_res.input],
+          trigger_mode="always_last", **options)
+    return refresh
 
 
 def build_generate_tab(studio: Studio, limits) -> GenerateTab:
@@ -91,17 +109,16 @@ def build_generate_tab(studio: Studio, limits) -> GenerateTab:
                 infotext = gr.Textbox(label="Generation parameters (infotext)", lines=5, interactive=False, elem_id="infotext")
         last_seed, cancel_state, finished = gr.State(-1), gr.State(None), gr.State(None)
 
-    for unit in units:
-        _wire_unit(studio, unit)
+    refreshers = [_wire_unit(studio, unit) for unit in units]
 
     def start(data: dict, progress=gr.Progress()):
         token = CancelToken()
         yield {cancel_state: token}
         with user_errors():
-            run_settings = settings.read(data)
-            unit_settings = [unit.read(data) for unit in units]
+            chosen = tuple(u for u in (unit.read_enabled(data) for unit in units) if u is not None)
+            request = settings.read(data, units=chosen)
             keep = bool(data[keep_copy])
-            job = stream_job(lambda on_step, cancel: studio.generate(run_settings, unit_settings, on_step, cancel, keep), token)
+            job = stream_job(lambda on_step, cancel: studio.generate(request, on_step, cancel, keep), token)
             for item in job:
                 if isinstance(item, Done):
                     result = item.value
@@ -123,7 +140,8 @@ def build_generate_tab(studio: Studio, limits) -> GenerateTab:
     random_seed.click(lambda: -1, None, settings.seed, queue=False, api_visibility="private")
     match_aspect.click(_match_aspect, [units[0].image, settings.width, settings.height], [settings.width, settings.height],
                        queue=False, api_visibility="private")
-    return GenerateTab(settings, units, gallery, used_map, infotext, last_seed, finished, tab)
+    return GenerateTab(settings=settings, units=units, gallery=gallery, used_map=used_map, infotext=infotext,
+                       last_seed=last_seed, finished=finished, tab=tab, status=status, refreshers=refreshers)
 
 
 def _match_aspect(image_path, width: int, height: int):

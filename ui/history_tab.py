@@ -7,10 +7,12 @@ from dataclasses import dataclass
 import gradio as gr
 from PIL import Image
 
-from pipelines.infotext import parse_infotext, request_from_infotext
+from pipelines.infotext import parse_infotext
 from pipelines.requests import RequestError
 from ui.errors import sentence, user_errors
 from ui.generate_tab import GenerateTab
+from ui.restore import restore, restore_targets
+from ui.studio import Studio
 
 HISTORY_LIMIT = 200
 
@@ -39,36 +41,7 @@ def read_png_info(path: str | None) -> tuple[str, dict]:
     return text, {"prompt": parsed.prompt, "negative_prompt": parsed.negative_prompt, **parsed.params, "units": parsed.units}
 
 
-def settings_updates(generate: GenerateTab, infotext: str) -> dict:
-    """Put an infotext's settings back into the Generate tab (prompt, sampler, seed, size, unit 0 settings)."""
-    request = request_from_infotext(infotext)
-    s = generate.settings
-    updates = {s.prompt: request.prompt, s.negative_prompt: request.negative_prompt, s.steps: request.steps,
-               s.cfg_scale: request.cfg_scale, s.sampler: request.sampler, s.seed: request.seed, s.width: request.width,
-               s.height: request.height, s.batch_size: request.batch_size}
-    for unit, controls in zip(request.units, generate.units):
-        updates.update({controls.enabled: True, controls.module: unit.module, controls.weight: unit.weight,
-                        controls.guidance_start: unit.guidance_start, controls.guidance_end: unit.guidance_end,
-                        controls.control_mode: unit.control_mode, controls.resize_mode: unit.resize_mode,
-                        controls.processor_res: unit.processor_res, controls.pixel_perfect: unit.pixel_perfect,
-                        controls.model: unit.model or ""})
-        if unit.threshold_a is not None:
-            updates[controls.threshold_a] = unit.threshold_a
-        if unit.threshold_b is not None:
-            updates[controls.threshold_b] = unit.threshold_b
-    return updates
-
-
-def _targets(generate: GenerateTab) -> set:
-    s = generate.settings
-    targets = {s.prompt, s.negative_prompt, s.steps, s.cfg_scale, s.sampler, s.seed, s.width, s.height, s.batch_size}
-    for c in generate.units:
-        targets |= {c.enabled, c.module, c.weight, c.guidance_start, c.guidance_end, c.control_mode, c.resize_mode,
-                    c.processor_res, c.pixel_perfect, c.model, c.threshold_a, c.threshold_b}
-    return targets
-
-
-def build_history_tab(generate: GenerateTab, tabs: gr.Tabs) -> gr.Tab:
+def build_history_tab(studio: Studio, generate: GenerateTab, tabs: gr.Tabs) -> gr.Tab:
     with gr.Tab("History", id="history") as tab:
         entries = gr.State([])
         with gr.Row():
@@ -102,7 +75,7 @@ def build_history_tab(generate: GenerateTab, tabs: gr.Tabs) -> gr.Tab:
         if not text:
             raise sentence("Pick an image with parameters first.")
         with user_errors():
-            return {**settings_updates(generate, text), tabs: gr.Tabs(selected="generate")}
+            return {**restore(generate, studio, text), tabs: gr.Tabs(selected="generate")}
 
     def show_info(path):
         with user_errors():
@@ -110,8 +83,8 @@ def build_history_tab(generate: GenerateTab, tabs: gr.Tabs) -> gr.Tab:
 
     generate.finished.change(remember, [generate.finished, entries], [entries, gallery], queue=False, api_visibility="private")
     gallery.select(select, entries, [chosen_text, chosen_map], queue=False, api_visibility="private")
-    targets = _targets(generate)
-    send.click(send_back, chosen_text, targets | {tabs}, queue=False, api_visibility="private")
+    targets = restore_targets(generate)
+    generate.refresh_previews(send.click(send_back, chosen_text, targets | {tabs}, queue=False, api_visibility="private"))
     upload.change(show_info, upload, [info_text, info_fields], queue=False, api_visibility="private")
-    send_info.click(send_back, info_text, targets | {tabs}, queue=False, api_visibility="private")
+    generate.refresh_previews(send_info.click(send_back, info_text, targets | {tabs}, queue=False, api_visibility="private"))
     return tab

@@ -30,7 +30,7 @@ def build_demo(studio: Studio, access: Access | None = None, queue_size: int = 1
         with gr.Tabs(selected="generate") as tabs:
             generate = build_generate_tab(studio, studio.limits)
             build_compare_tab(studio, studio.limits)
-            build_history_tab(generate, tabs)
+            build_history_tab(studio, generate, tabs)
             operator_row = build_models_tab(engine, annotators, banner, access, studio.controlnet_overrides)
         timer = gr.Timer(2.0)
         timer.tick(lambda: banner_text(engine), None, banner, queue=False, api_visibility="private")

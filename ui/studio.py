@@ -18,6 +18,7 @@ from pipelines.lazy import LazyEngine
 from pipelines.limits import Limits
 from pipelines.loading import PICKLE_SUFFIXES
 from pipelines.requests import (
+    AUTO,
     ControlUnit,
     GenerationRequest,
     GenerationResult,
@@ -33,42 +34,6 @@ from ui.uploads import open_upload
 log = logging.getLogger(__name__)
 MAX_COMPARE = 12
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
-
-
-@dataclass(frozen=True)
-class UnitSettings:
-    """One ControlNet unit as the user set it (the image is still the raw upload)."""
-
-    image: object = None
-    module: str = "canny"
-    condition: str = "auto"
-    model: str = ""
-    weight: float = 1.0
-    guidance_start: float = 0.0
-    guidance_end: float = 1.0
-    control_mode: str = "Balanced"
-    resize_mode: str = "Crop and Resize"
-    processor_res: int = 512
-    threshold_a: float | None = None
-    threshold_b: float | None = None
-    pixel_perfect: bool = False
-    enabled: bool = True
-
-
-@dataclass(frozen=True)
-class Settings:
-    """The non-unit part of a request, shared by Generate and Compare."""
-
-    prompt: str = ""
-    negative_prompt: str = ""
-    steps: int = 20
-    cfg_scale: float = 7.0
-    sampler: str = "Euler a"
-    seed: int = -1
-    width: int = 512
-    height: int = 512
-    batch_size: int = 1
-    draft: bool = False
 
 
 @dataclass
@@ -99,6 +64,8 @@ class Studio:
         model = (model or "").strip()
         if not model:
             return None
+        if model in self.controlnet_overrides.values():  # the operator's own choice, as a PNG made here records it
+            return model
         if _HUB_ID.match(model) and ".." not in model and not Path(model).exists():
             known = {*CONTROLNET_MODELS.values(), *self.controlnet_overrides.values()}
             if model not in known and not self.any_hub_model:
@@ -113,45 +80,35 @@ class Studio:
             raise RequestError(f"{model} is outside the model folders this server allows ({allowed}); use a hub id or a file there.")
         return str(path)
 
-    def build_unit(self, unit: UnitSettings, width: int, height: int, index: int = 0,
+    def build_unit(self, unit: ControlUnit, width: int, height: int, index: int = 0,
                    cancel: CancelToken | None = None) -> ControlUnit | None:
-        """Check the unit's settings, then run its preprocessor (unless its upload already is a map)."""
-        if unit.enabled is not True:
-            return None
+        """Check the unit's settings, then run its preprocessor (unless its upload already is a map); the unit returned
+        holds what was used: the map, the condition, family, resolution and thresholds after defaults."""
         picture = open_upload(unit.image)
         if picture is None:
             return None
-        spec = get_spec(unit.module)
-        condition = unit.condition if unit.condition and unit.condition != "auto" else (spec.condition or "")
-        if condition not in CONDITIONS:
-            raise RequestError(f"Choose which ControlNet the {unit.module!r} map is for (one of {', '.join(CONDITIONS)}).")
-        checked = check_unit_settings(ControlUnit(
-            image=None, condition=condition, module=unit.module, model=self.checked_model(unit.model),
-            weight=unit.weight, guidance_start=unit.guidance_start, guidance_end=unit.guidance_end,
-            control_mode=unit.control_mode, resize_mode=unit.resize_mode, processor_res=unit.processor_res,
-            threshold_a=unit.threshold_a, threshold_b=unit.threshold_b, pixel_perfect=unit.pixel_perfect,
-        ), index, self.limits)
+        checked = check_unit_settings(replace(unit, image=None), index, self.limits)
+        spec = get_spec(checked.module)
+        condition = spec.condition if checked.condition == AUTO else checked.condition
+        if condition is None:
+            raise RequestError(f"Choose which ControlNet the {checked.module!r} map is for (one of {', '.join(CONDITIONS)}).")
+        if checked.family and checked.family != spec.family:
+            raise RequestError(f"{checked.module} is a {spec.family} preprocessor, not {checked.family}; pick it from its own family.")
+        model = self.checked_model(checked.model)
         resolution = checked.processor_res
         if checked.pixel_perfect:
             resolution = pixel_perfect_resolution(picture.size, width, height, checked.resize_mode)
         if cancel is not None:
             cancel.raise_if_cancelled()
-        # the infotext records the thresholds used, defaults included, so the PNG says exactly what made it
         threshold_a, threshold_b = resolve_thresholds(spec, checked.threshold_a, checked.threshold_b)
-        control = self.annotators.run(unit.module, picture, processor_res=resolution, threshold_a=threshold_a,
+        control = self.annotators.run(checked.module, picture, processor_res=resolution, threshold_a=threshold_a,
                                       threshold_b=threshold_b)
-        return replace(checked, image=control, processor_res=resolution, threshold_a=threshold_a, threshold_b=threshold_b)
+        return replace(checked, image=control, condition=condition, family=spec.family, model=model,
+                       processor_res=resolution, threshold_a=threshold_a, threshold_b=threshold_b)
 
-    def request(self, settings: Settings, units: tuple[ControlUnit, ...] = ()) -> GenerationRequest:
-        return GenerationRequest(
-            prompt=settings.prompt, negative_prompt=settings.negative_prompt, units=units, steps=settings.steps,
-            cfg_scale=settings.cfg_scale, sampler=settings.sampler, seed=settings.seed, width=settings.width,
-            height=settings.height, batch_size=settings.batch_size, draft=settings.draft,
-        )
-
-    def _checked(self, settings: Settings, cells: int, cancel: CancelToken | None) -> tuple[GenerationRequest, CancelToken]:
+    def _checked(self, request: GenerationRequest, cells: int, cancel: CancelToken | None) -> tuple[GenerationRequest, CancelToken]:
         """Everything that can be refused is refused here, before any preprocessor or model work; the job gets its clock."""
-        request = check_settings(self.request(settings), self.limits)
+        request = check_settings(request, self.limits)
         check_budget(request, cells, self.limits)
         cancel = cancel or CancelToken()
         cancel.limit_time(self.limits.max_job_seconds)
@@ -175,18 +132,17 @@ class Studio:
             finally:
                 log.info("job ended: %s", kind)
 
-    def generate(self, settings: Settings, units: list[UnitSettings], on_step: Callable[[StepUpdate], None] | None = None,
+    def generate(self, request: GenerationRequest, on_step: Callable[[StepUpdate], None] | None = None,
                  cancel: CancelToken | None = None, keep_copy: bool | None = None) -> GenerationResult:
-        request, cancel = self._checked(settings, 1, cancel)
-        if len(units) > self.limits.max_units:
-            raise RequestError(f"At most {self.limits.max_units} ControlNet units can be used at once; got {len(units)}.")
+        """A request whose units hold raw uploads: each is preprocessed, then the engine runs them all."""
+        request, cancel = self._checked(request, 1, cancel)
         with self._one_job("generate"):
             built = tuple(u for u in (self.build_unit(unit, request.width, request.height, index, cancel)
-                                      for index, unit in enumerate(units)) if u is not None)
+                                      for index, unit in enumerate(request.units)) if u is not None)
             return self.engine.get().generate(replace(request, units=built), on_step=on_step, cancel=cancel,
                                               save=self._keep(keep_copy))
 
-    def compare(self, settings: Settings, template: UnitSettings, modules: list[str],
+    def compare(self, request: GenerationRequest, template: ControlUnit, modules: list[str],
                 on_step: Callable[[StepUpdate], None] | None = None, cancel: CancelToken | None = None,
                 keep_copy: bool | None = None) -> tuple[list[GenerationResult], Image.Image]:
         """One upload, several preprocessors, same prompt/seed: results per condition and a labelled grid."""
@@ -194,11 +150,12 @@ class Studio:
             raise RequestError("Tick at least one condition to compare.")
         if len(modules) > MAX_COMPARE:
             raise RequestError(f"Compare at most {MAX_COMPARE} conditions at once.")
-        request, cancel = self._checked(settings, len(modules), cancel)
+        request, cancel = self._checked(replace(request, units=()), len(modules), cancel)
         with self._one_job("compare"):
             units = []
             for module in modules:
-                unit = self.build_unit(replace(template, module=module, enabled=True), request.width, request.height, 0, cancel)
+                unit = self.build_unit(replace(template, module=module, condition=AUTO, family=""), request.width,
+                                       request.height, 0, cancel)
                 if unit is None:
                     raise RequestError("Upload a control image to compare conditions on.")
                 units.append(unit)

@@ -6,12 +6,26 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from pipelines.controlnets import CONDITIONS
 from pipelines.limits import Limits
-from pipelines.requests import CONTROL_MODES, RESIZE_MODES
-from pipelines.samplers import SAMPLER_NAMES
+from pipelines.requests import ControlUnit, GenerationRequest
+from pipelines.schema import schema_fields
 from preprocessors import families, get_spec
-from ui.studio import Settings, UnitSettings
+
+UNIT_FIELDS = schema_fields(ControlUnit)
+REQUEST_FIELDS = schema_fields(GenerationRequest)
+UNIT = {item.name: item for item in UNIT_FIELDS}
+REQUEST = {item.name: item for item in REQUEST_FIELDS}
+
+
+def schema_slider(item, limits: Limits, step: float, label: str, elem_id: str | None = None) -> gr.Slider:
+    """A slider whose range and default are the schema's (the same bounds the server checks)."""
+    low, high = item.bounds(limits)
+    return gr.Slider(low, high, value=item.default, step=step, label=label, elem_id=elem_id)
+
+
+def schema_choices(item, label: str, elem_id: str | None = None, radio: bool = False):
+    make = gr.Radio if radio else gr.Dropdown
+    return make(list(item.setting.choices), value=item.default, label=label, elem_id=elem_id)
 
 
 @dataclass
@@ -37,23 +51,20 @@ class UnitControls:
     preview: gr.Image
 
     def inputs(self) -> set:
-        return {self.enabled, self.image, self.module, self.condition, self.model, self.own_map, self.threshold_a,
-                self.threshold_b, self.processor_res, self.pixel_perfect, self.weight, self.guidance_start,
-                self.guidance_end, self.control_mode, self.resize_mode}
+        return {self.enabled, self.image, self.own_map, *(getattr(self, item.name) for item in UNIT_FIELDS)}
 
-    def read(self, data: dict) -> UnitSettings:
+    def read(self, data: dict) -> ControlUnit:
         """The unit as the user set it; "use my own map" means the upload is passed through as the map."""
-        spec = get_spec(data[self.module])
-        return UnitSettings(
-            image=data[self.image], module="none" if data[self.own_map] else data[self.module],
-            condition=data[self.condition] if data[self.own_map] or data[self.condition] != "auto" else (spec.condition or "auto"),
-            model=data[self.model], weight=data[self.weight], guidance_start=data[self.guidance_start],
-            guidance_end=data[self.guidance_end], control_mode=data[self.control_mode], resize_mode=data[self.resize_mode],
-            processor_res=int(data[self.processor_res]),
-            threshold_a=data[self.threshold_a] if spec.threshold_a else None,
-            threshold_b=data[self.threshold_b] if spec.threshold_b else None,
-            pixel_perfect=data[self.pixel_perfect], enabled=data[self.enabled],
-        )
+        values = {item.name: data[getattr(self, item.name)] for item in UNIT_FIELDS}
+        spec = get_spec(values["module"])
+        if data[self.own_map]:
+            values.update(module="none", family=get_spec("none").family)
+        values.update(threshold_a=values["threshold_a"] if spec.threshold_a else None,
+                      threshold_b=values["threshold_b"] if spec.threshold_b else None, model=values["model"] or None)
+        return ControlUnit(image=data[self.image], **values)
+
+    def read_enabled(self, data: dict) -> ControlUnit | None:
+        return self.read(data) if data[self.enabled] else None
 
 
 def slider_updates(module: str) -> tuple[dict, dict]:
@@ -77,36 +88,39 @@ def _threshold_slider(param, elem_id: str) -> gr.Slider:
 
 
 def unit_controls(index: int, limits: Limits, default_module: str = "canny") -> UnitControls:
-    """Draw one A1111-style unit accordion; call inside a Blocks context."""
+    """Draw one A1111-style unit accordion; call inside a Blocks context. Ranges, choices and defaults are the schema's."""
     family_names = families()
-    default_family = get_spec(default_module).family
+    spec = get_spec(default_module)
+    eid = f"unit{index}"
     with gr.Accordion(f"ControlNet unit {index}", open=index == 0):
         with gr.Row():
-            enabled = gr.Checkbox(value=index == 0, label="Enable", elem_id=f"unit{index}-enabled")
-            own_map = gr.Checkbox(value=False, label="Use my own map (skip the preprocessor)")
-            pixel_perfect = gr.Checkbox(value=False, label="Pixel perfect")
+            enabled = gr.Checkbox(value=index == 0, label="Enable", elem_id=f"{eid}-enabled")
+            own_map = gr.Checkbox(value=False, label="Use my own map (skip the preprocessor)", elem_id=f"{eid}-own-map")
+            pixel_perfect = gr.Checkbox(value=UNIT["pixel_perfect"].default, label="Pixel perfect", elem_id=f"{eid}-pixel-perfect")
         with gr.Row():
             image = gr.Image(label="Control image", type="filepath", sources=["upload", "clipboard"], height=260,
-                             elem_id=f"unit{index}-image")
-            preview = gr.Image(label="Map preview", interactive=False, height=260, format="png", elem_id=f"unit{index}-preview")
+                             elem_id=f"{eid}-image")
+            preview = gr.Image(label="Map preview", interactive=False, height=260, format="png", elem_id=f"{eid}-preview")
         with gr.Row():
-            family = gr.Dropdown(list(family_names), value=default_family, label="Condition family", elem_id=f"unit{index}-family")
-            module = gr.Dropdown(family_names[default_family], value=default_module, label="Preprocessor", elem_id=f"unit{index}-module")
-            condition = gr.Dropdown(["auto", *CONDITIONS], value="auto", label="ControlNet (auto = the preprocessor's)")
-        model = gr.Textbox(label="Other ControlNet (hub id or path in an allowed folder; blank = v1.1 default)", max_lines=1)
-        spec = get_spec(default_module)
+            family = gr.Dropdown(list(family_names), value=spec.family, label="Condition family", elem_id=f"{eid}-family")
+            module = gr.Dropdown(family_names[spec.family], value=default_module, label="Preprocessor", elem_id=f"{eid}-module")
+            condition = schema_choices(UNIT["condition"], "ControlNet (auto = the preprocessor's)", f"{eid}-condition")
+        model = gr.Textbox(label="Other ControlNet (hub id or path in an allowed folder; blank = this server's default)",
+                           max_lines=1, elem_id=f"{eid}-model")
         with gr.Row():
-            threshold_a = _threshold_slider(spec.threshold_a, f"unit{index}-threshold-a")
-            threshold_b = _threshold_slider(spec.threshold_b, f"unit{index}-threshold-b")
-            processor_res = gr.Slider(limits.min_processor_res, limits.max_processor_res, value=512, step=8, label="Preprocessor resolution")
+            threshold_a = _threshold_slider(spec.threshold_a, f"{eid}-threshold-a")
+            threshold_b = _threshold_slider(spec.threshold_b, f"{eid}-threshold-b")
+            processor_res = schema_slider(UNIT["processor_res"], limits, 8, "Preprocessor resolution", f"{eid}-processor-res")
         with gr.Row():
-            weight = gr.Slider(0, limits.max_weight, value=1.0, step=0.05, label="Control weight")
-            guidance_start = gr.Slider(0, 1, value=0, step=0.01, label="Starting control step")
-            guidance_end = gr.Slider(0, 1, value=1, step=0.01, label="Ending control step")
-        control_mode = gr.Radio(list(CONTROL_MODES), value=CONTROL_MODES[0], label="Control mode")
-        resize_mode = gr.Radio(list(RESIZE_MODES), value="Crop and Resize", label="Resize mode")
-    return UnitControls(enabled, image, family, module, condition, model, own_map, threshold_a, threshold_b, processor_res,
-                        pixel_perfect, weight, guidance_start, guidance_end, control_mode, resize_mode, preview)
+            weight = schema_slider(UNIT["weight"], limits, 0.05, "Control weight", f"{eid}-weight")
+            guidance_start = schema_slider(UNIT["guidance_start"], limits, 0.01, "Starting control step", f"{eid}-guidance-start")
+            guidance_end = schema_slider(UNIT["guidance_end"], limits, 0.01, "Ending control step", f"{eid}-guidance-end")
+        control_mode = schema_choices(UNIT["control_mode"], "Control mode", f"{eid}-control-mode", radio=True)
+        resize_mode = schema_choices(UNIT["resize_mode"], "Resize mode", f"{eid}-resize-mode", radio=True)
+    return UnitControls(enabled=enabled, image=image, family=family, module=module, condition=condition, model=model,
+                        own_map=own_map, threshold_a=threshold_a, threshold_b=threshold_b, processor_res=processor_res,
+                        pixel_perfect=pixel_perfect, weight=weight, guidance_start=guidance_start, guidance_end=guidance_end,
+                        control_mode=control_mode, resize_mode=resize_mode, preview=preview)
 
 
 @dataclass
@@ -127,13 +141,11 @@ class SettingsControls:
     def inputs(self) -> set:
         return set(self.__dict__.values())
 
-    def read(self, data: dict) -> Settings:
-        return Settings(
-            prompt=data[self.prompt], negative_prompt=data[self.negative_prompt], steps=int(data[self.steps]),
-            cfg_scale=float(data[self.cfg_scale]), sampler=data[self.sampler], seed=int(data[self.seed] if data[self.seed] is not None else -1),
-            width=int(data[self.width]), height=int(data[self.height]), batch_size=int(data[self.batch_size]),
-            draft=bool(data[self.draft]),
-        )
+    def read(self, data: dict, units: tuple[ControlUnit, ...] = ()) -> GenerationRequest:
+        values = {item.name: data[getattr(self, item.name)] for item in REQUEST_FIELDS}
+        if values["seed"] is None:  # an emptied seed box means random, as -1 does
+            values["seed"] = -1
+        return GenerationRequest(units=units, **values)
 
 
 def keep_copy_box(studio, elem_id: str) -> gr.Checkbox:
@@ -162,19 +174,23 @@ def wire_stop(stop: gr.Button, cancel_state: gr.State, event) -> None:
 
 def sampler_controls(prompt: gr.Textbox, negative: gr.Textbox, limits: Limits, prefix: str) -> SettingsControls:
     with gr.Row():
-        sampler = gr.Dropdown(list(SAMPLER_NAMES), value="Euler a", label="Sampler")
-        steps = gr.Slider(1, limits.max_steps, value=20, step=1, label="Steps", elem_id=f"{prefix}-steps")
-        cfg_scale = gr.Slider(1, limits.max_cfg, value=7, step=0.5, label="CFG scale")
+        sampler = schema_choices(REQUEST["sampler"], "Sampler", f"{prefix}-sampler")
+        steps = schema_slider(REQUEST["steps"], limits, 1, "Steps", f"{prefix}-steps")
+        cfg_scale = schema_slider(REQUEST["cfg_scale"], limits, 0.5, "CFG scale", f"{prefix}-cfg")
     with gr.Row():
-        width = gr.Slider(limits.min_side, limits.max_side, value=512, step=8, label="Width", elem_id=f"{prefix}-width")
-        height = gr.Slider(limits.min_side, limits.max_side, value=512, step=8, label="Height", elem_id=f"{prefix}-height")
-        batch_size = gr.Slider(1, limits.max_batch, value=1, step=1, label="Batch size", elem_id=f"{prefix}-batch")
-        seed = gr.Number(value=-1, precision=0, label="Seed (-1 = random)", elem_id=f"{prefix}-seed")
-    draft = gr.Checkbox(value=False, label="Fast draft (LCM-LoRA: LCM sampler, 6 steps, CFG 1.5)", elem_id=f"{prefix}-draft")
+        width = schema_slider(REQUEST["width"], limits, 8, "Width", f"{prefix}-width")
+        height = schema_slider(REQUEST["height"], limits, 8, "Height", f"{prefix}-height")
+        batch_size = schema_slider(REQUEST["batch_size"], limits, 1, "Batch size", f"{prefix}-batch")
+        seed = gr.Number(value=REQUEST["seed"].default, precision=0, label="Seed (-1 = random)", elem_id=f"{prefix}-seed")
+    draft = gr.Checkbox(value=REQUEST["draft"].default, label="Fast draft (LCM-LoRA: LCM sampler, 6 steps, CFG 1.5)",
+                        elem_id=f"{prefix}-draft")
     draft.input(_draft_defaults, draft, [sampler, steps, cfg_scale], queue=False, api_visibility="private")
-    return SettingsControls(prompt, negative, sampler, steps, cfg_scale, seed, width, height, batch_size, draft)
+    return SettingsControls(prompt=prompt, negative_prompt=negative, sampler=sampler, steps=steps, cfg_scale=cfg_scale,
+                            seed=seed, width=width, height=height, batch_size=batch_size, draft=draft)
 
 
 def _draft_defaults(enabled: bool):
-    """Draft mode needs LCM settings; switching it off restores the usual defaults."""
-    return ("LCM", 6, 1.5) if enabled else ("Euler a", 20, 7.0)
+    """Draft mode needs LCM settings; switching it off restores the schema's defaults."""
+    if enabled:
+        return "LCM", 6, 1.5
+    return REQUEST["sampler"].default, REQUEST["steps"].default, REQUEST["cfg_scale"].default

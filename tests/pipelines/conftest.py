@@ -15,8 +15,8 @@ from PIL import Image
 from pipelines.controlnets import CONTROLNET_MODELS
 from pipelines.engine import Engine
 from pipelines.loading import DEFAULT_MODEL
-from pipelines.speed import LCM_LORA, LCM_LORA_FILE, TAESD
-from tests.fakehub import add_file, add_folder, snapshot_dir
+from pipelines.speed import TAESD
+from tests.fakehub import add_folder
 
 # The real SD1.5 repo lists the safety checker and its feature extractor; we pass safety_checker=None,
 # so only the extractor's JSON is read, but the index must still parse as the real one does.
@@ -110,21 +110,3 @@ def taesd_repo(hub_cache, tmp_path_factory):
     return add_folder(hub_cache, TAESD, folder)
 
 
-@pytest.fixture(scope="session")
-def lcm_lora_repo(hub_cache, tmp_path_factory):
-    """latent-consistency/lcm-lora-sdv1-5 as a random LoRA over the tiny UNet's attention layers."""
-    from diffusers import StableDiffusionPipeline
-    from diffusers.utils import convert_state_dict_to_diffusers
-    from peft import LoraConfig
-    from peft.utils import get_peft_model_state_dict
-
-    from pipelines.tiny import build_unet
-
-    unet = build_unet()
-    torch.manual_seed(4)
-    unet.add_adapter(LoraConfig(r=4, lora_alpha=4, target_modules=["to_q", "to_k", "to_v", "to_out.0"], init_lora_weights=False))
-    folder = tmp_path_factory.mktemp("lcm")
-    layers = convert_state_dict_to_diffusers(get_peft_model_state_dict(unet))
-    StableDiffusionPipeline.save_lora_weights(folder, unet_lora_layers=layers, safe_serialization=True)
-    add_file(hub_cache, LCM_LORA, LCM_LORA_FILE, folder / LCM_LORA_FILE)
-    return snapshot_dir(hub_cache, LCM_LORA)

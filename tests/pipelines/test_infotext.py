@@ -34,12 +34,10 @@ def _two_units() -> tuple[ControlUnit, ControlUnit]:
 
 
 def _request(sampler: str) -> GenerationRequest:
-    return GenerationRequest(prompt=LONG_PROMPT, negative_prompt=NEGATIVE, units=_two_units(), steps=37, cfg_scale=7.123456789,
-                             sampler=sampler, seed=4_294_967_295, width=832, height=448, batch_size=3)
-
-
-def _unit_models(request: GenerationRequest) -> list[str]:
-    return [unit.model or CONTROLNET_MODELS[unit.condition] for unit in request.units]
+    """As the engine records it: every unit's model is the one it loaded (here the v1.1 canny default and a file)."""
+    first, second = _two_units()
+    return GenerationRequest(prompt=LONG_PROMPT, negative_prompt=NEGATIVE, units=(replace(first, model=CONTROLNET_MODELS["canny"]), second),
+                             steps=37, cfg_scale=7.123456789, sampler=sampler, seed=4_294_967_295, width=832, height=448, batch_size=3)
 
 
 def _fields(request: GenerationRequest) -> dict:
@@ -51,7 +49,7 @@ def _fields(request: GenerationRequest) -> dict:
 @pytest.mark.parametrize("sampler", SAMPLER_NAMES)
 def test_round_trip_is_lossless_for_every_sampler(sampler):
     request = _request(sampler)
-    text = build_infotext(request, request.seed, "stable-diffusion-v1-5/stable-diffusion-v1-5", _unit_models(request))
+    text = build_infotext(request, "stable-diffusion-v1-5/stable-diffusion-v1-5")
     assert text.splitlines()[0].startswith("café0, naïve1,")
     back = request_from_infotext(text, MAP)
     assert _fields(back) == _fields(request)
@@ -59,11 +57,11 @@ def test_round_trip_is_lossless_for_every_sampler(sampler):
 
 
 def test_round_trip_keeps_draft_mode_and_the_default_model_short_name():
-    request = replace(_request("LCM"), draft=True, steps=6, cfg_scale=1.5, batch_size=1)
-    text = build_infotext(request, 9, "tiny", _unit_models(request))
-    assert "Draft: LCM-LoRA" in text and "Model: control_v11p_sd15_canny," in text and "Batch size" not in text
+    request = replace(_request("LCM"), draft=True, steps=6, cfg_scale=1.5, batch_size=1, seed=9)
+    text = build_infotext(request, "tiny")
+    assert "Draft: True" in text and "Model: control_v11p_sd15_canny," in text and "Batch size" not in text
     back = request_from_infotext(text, MAP)
-    assert _fields(back) == _fields(replace(request, seed=9))
+    assert _fields(back) == _fields(request)
 
 
 def test_the_engine_writes_the_concrete_request_into_its_images(engine, control_image):
@@ -97,11 +95,11 @@ def test_a_genuine_a1111_infotext_reads_right():
     assert (request.steps, request.sampler, request.cfg_scale, request.seed) == (28, "DPM++ 2M Karras", 6.5, 3141592653)
     assert (request.width, request.height, request.batch_size) == (512, 768, 1)
     canny, depth = request.units
-    assert (canny.condition, canny.module, canny.model) == ("canny", "canny", None)  # the v1.1 default, hash dropped
+    assert (canny.condition, canny.module, canny.model) == ("canny", "canny", CONTROLNET_MODELS["canny"])  # hash dropped
     assert (canny.weight, canny.guidance_start, canny.guidance_end) == (0.85, 0.0, 0.8)
     assert (canny.resize_mode, canny.control_mode, canny.pixel_perfect) == ("Crop and Resize", "My prompt is more important", False)
     assert (canny.processor_res, canny.threshold_a, canny.threshold_b) == (512, 100.0, 200.0)
-    assert (depth.condition, depth.module, depth.model) == ("depth", "depth_midas", None)
+    assert (depth.condition, depth.module, depth.model) == ("depth", "depth_midas", CONTROLNET_MODELS["depth"])
     assert (depth.weight, depth.guidance_start, depth.guidance_end, depth.pixel_perfect) == (1.0, 0.1, 1.0, True)
     assert (depth.resize_mode, depth.control_mode, depth.processor_res) == ("Resize and Fill", "ControlNet is more important", 384)
     assert all(unit.image.size == (512, 768) for unit in request.units)
@@ -116,7 +114,8 @@ def test_a1111_labels_without_a_condition_field_map_to_conditions():
     request = request_from_infotext(text)
     assert request.sampler == "Euler a" and request.negative_prompt == ""
     assert [(u.condition, u.model) for u in request.units] == [
-        ("openpose", None), ("lineart_anime", None), ("normal", None), ("canny", "my_canny_v2")]
+        ("openpose", None), ("lineart_anime", CONTROLNET_MODELS["lineart_anime"]), ("normal", CONTROLNET_MODELS["normal"]),
+        ("canny", "my_canny_v2")]
 
 
 def test_saved_png_carries_the_parameters_chunk(tmp_path, control_image):

@@ -41,7 +41,7 @@ def test_draft_mode_loads_the_lcm_lora_from_the_hub_cache(lcm_lora_repo, control
 
     drafted = engine.generate(replace(plain, draft=True))
     assert engine.draft.loaded
-    assert "Sampler: LCM" in drafted.infotexts[0] and "Draft: LCM-LoRA" in drafted.infotexts[0]
+    assert "Sampler: LCM" in drafted.infotexts[0] and "Draft: True" in drafted.infotexts[0]
     assert pixel_diff(drafted.images[0], before) > 1 / 255  # the LoRA changed the UNet's output
     saved = load_file(str(lcm_lora_repo / LCM_LORA_FILE))
     key = next(k for k in saved if k.endswith("to_q.lora.down.weight"))  # diffusers' LoRA file naming

@@ -98,18 +98,29 @@ def raw_call(url: str, api_name: str, body: str) -> tuple[str, object]:
     return event, payload
 
 
-# /generate's parameters in ui/api.py's order, with the cheapest job's values as raw JSON tokens
-_GENERATE_ROW = {"prompt": '"x"', "negative_prompt": '""', "image": "null", "module": '"none"', "model": '""', "weight": "1.0",
-                 "guidance_start": "0.0", "guidance_end": "1.0", "control_mode": '"Balanced"', "resize_mode": '"Crop and Resize"',
-                 "processor_res": "512", "threshold_a": "null", "threshold_b": "null", "pixel_perfect": "false",
-                 "condition": '"canny"', "steps": "2", "cfg_scale": "7", "sampler": '"Euler a"', "seed": "1", "width": "64",
-                 "height": "64", "batch_size": "1", "draft": "false", "keep_copy": "null"}
+# The cheapest real job, as raw JSON tokens; every other parameter keeps the server's default.
+_CHEAPEST = {"prompt": '"x"', "module": '"none"', "condition": '"canny"', "steps": "2", "seed": "1", "width": "64",
+             "height": "64"}
 
 
-def generate_body(image: dict, **raw: str) -> str:
-    """/generate's positional row as a raw JSON body, so values a JSON client refuses (NaN, Infinity) can be sent."""
-    row = {**_GENERATE_ROW, "image": json.dumps(image), **raw}
+def endpoint_parameters(url: str, api_name: str = "generate") -> list[dict]:
+    """An endpoint's parameters in the order a positional call must send them, as the server itself lists them."""
+    info = httpx.get(f"{url}gradio_api/info", timeout=HTTP_TIMEOUT_S).json()
+    return info["named_endpoints"][f"/{api_name}"]["parameters"]
+
+
+def positional_body(url: str, api_name: str, **raw: str) -> str:
+    """A raw JSON body for a positional call: the server's defaults, with `raw` JSON tokens in place (so values a
+    JSON client refuses, NaN or Infinity, can be sent)."""
+    row = {p["parameter_name"]: json.dumps(p["parameter_default"]) for p in endpoint_parameters(url, api_name)}
+    assert set(raw) <= set(row), f"/{api_name} has no parameter {set(raw) - set(row)}"
+    row.update(raw)
     return '{"data": [' + ", ".join(row.values()) + "]}"
+
+
+def generate_body(url: str, image: dict, **raw: str) -> str:
+    """/generate's positional row for the cheapest job, with `raw` in place."""
+    return positional_body(url, "generate", **{**_CHEAPEST, "image": json.dumps(image), **raw})
 
 
 def assert_still_generates(client, job: dict, **changes) -> None:

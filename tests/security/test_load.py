@@ -148,7 +148,7 @@ def test_client_disconnect_mid_run_cancels_the_job(served, client, small_job, co
     config = httpx.get(served.url + "config", timeout=HTTP_TIMEOUT_S).json()
     fn_index = next(d["id"] for d in config["dependencies"] if d.get("api_name") == "generate")
     image = upload(served.url, control_path)
-    data = json.loads(generate_body(image, steps="150", seed=str(seed)))["data"]
+    data = json.loads(generate_body(served.url, image, steps="150", seed=str(seed)))["data"]
     session = uuid.uuid4().hex
     joined = httpx.post(served.url + "gradio_api/queue/join", timeout=HTTP_TIMEOUT_S,
                         json={"data": data, "fn_index": fn_index, "session_hash": session, "event_data": None,

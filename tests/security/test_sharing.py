@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import socket
 import time
@@ -20,6 +21,7 @@ from tests.security.helpers import (
     component_event,
     error_text,
     generate_body,
+    positional_body,
     upload,
     visitor,
     wait_until,
@@ -62,7 +64,7 @@ def test_jobs_submitted_and_never_read_are_given_up(served, control_path):
     limit): two 150-step jobs posted and abandoned save nothing, and the next visitor's job, queued behind them, runs."""
     image = upload(served.url, control_path)
     for seed in (4101, 4102):
-        body = generate_body(image, steps="150", seed=str(seed), width="128", height="128")
+        body = generate_body(served.url, image, steps="150", seed=str(seed), width="128", height="128")
         posted = httpx.post(f"{served.url}gradio_api/call/generate", content=body, timeout=HTTP_TIMEOUT_S,
                             headers={"content-type": "application/json", "X-Forwarded-For": f"192.0.2.{seed % 100}"})
         assert posted.status_code == 200
@@ -78,9 +80,9 @@ def test_a_dropped_job_stops_its_work_before_the_next_job_starts(strict, control
     big = tmp_path / "big.png"
     Image.new("RGB", (1024, 1024), "white").save(big)
     image = upload(strict.url, big)
-    body = ('{"data": ["x", ' + f'{{"path": "{image["path"]}", "meta": {{"_type": "gradio.FileData"}}}}'
-            + ', ["canny", "canny", "canny", "canny", "canny", "canny", "canny", "canny", "canny", "canny", "canny", '
-              '"canny"], "", 1.0, "Balanced", "Crop and Resize", 2048, 150, 7, "Euler a", 1, 64, 64, 1, null]}')
+    body = positional_body(strict.url, "compare", prompt='"x"', image=json.dumps(image),
+                           modules=json.dumps(["canny"] * 12), processor_res="2048", steps="150", seed="1", width="64",
+                           height="64")
     log_start = len(strict.log())
     posted = httpx.post(f"{strict.url}gradio_api/call/compare", content=body, timeout=HTTP_TIMEOUT_S,
                         headers={"content-type": "application/json", "X-Forwarded-For": "192.0.2.70"})

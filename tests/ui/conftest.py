@@ -2,15 +2,33 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from PIL import Image
 
 from tests.server import start_app
+from tests.ui.browser import CHROMIUM, FLAGS, SHOTS, TIMEOUT_MS
 
 
 @pytest.fixture(scope="session")
-def app(tmp_path_factory, annotators_ready):
-    running = start_app(tmp_path_factory.mktemp("app"))
+def ui_models_dir(tmp_path_factory) -> Path:
+    """The folder the shared app allows ControlNets from, holding two diffusers ControlNet folders (tiny, random)."""
+    from pipelines.tiny import build_controlnet
+
+    folder = tmp_path_factory.mktemp("ui-models")
+    for name, condition in UI_CONTROLNETS.items():
+        build_controlnet(condition).save_pretrained(folder / name)
+    return folder
+
+
+UI_CONTROLNETS = {"my-canny": "canny", "my-depth": "depth"}
+
+
+@pytest.fixture(scope="session")
+def app(tmp_path_factory, annotators_ready, lcm_lora_repo, ui_models_dir):
+    """The shared app, with draft mode's LoRA in the hub cache and a models folder users may pick from."""
+    running = start_app(tmp_path_factory.mktemp("app"), "--models-dir", str(ui_models_dir))
     yield running
     running.stop()
 
@@ -24,3 +42,39 @@ def drawing_path(tmp_path_factory) -> str:
     path = tmp_path_factory.mktemp("images") / "photo.png"
     photo.save(path)
     return str(path)
+
+
+@pytest.fixture(scope="module")
+def page(app):
+    """A fresh Chromium page on the shared app for each browser test module."""
+    from playwright.sync_api import sync_playwright
+
+    assert Path(CHROMIUM).exists(), "Debian chromium is required: apt-get install -y chromium"
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        tab = context.new_page()
+        tab.set_default_timeout(TIMEOUT_MS)
+        tab.goto(app.url)
+        tab.locator("#generate-button").wait_for()
+        yield tab
+        context.close()
+        browser.close()
+
+
+@pytest.fixture(scope="session")
+def generate_tab(ui_models_dir):
+    """The Generate tab built in this process around a studio that allows `ui_models_dir` (no model is loaded)."""
+    import gradio as gr
+
+    from pipelines.lazy import LazyEngine
+    from pipelines.limits import DEFAULT_LIMITS
+    from preprocessors import Preprocessors
+    from ui.generate_tab import build_generate_tab
+    from ui.studio import Studio
+
+    studio = Studio(LazyEngine("tiny", lambda model: None), Preprocessors(device="cpu"), DEFAULT_LIMITS, [ui_models_dir])
+    with gr.Blocks():
+        tab = build_generate_tab(studio, DEFAULT_LIMITS)
+    return studio, tab

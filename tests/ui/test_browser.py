@@ -2,88 +2,41 @@
 
 from __future__ import annotations
 
-import io
-import os
-import shutil
-import urllib.request
-from pathlib import Path
-
 import pytest
-from PIL import Image
+
+from tests.ui.browser import SHOTS, TIMEOUT_MS, absolute, download, image_src, set_number
 
 pytestmark = pytest.mark.browser
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-SHOTS = Path(os.environ.get("STUDIO_SCREENSHOTS", Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"))
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-         "--disable-sync", "--no-first-run", "--disable-quic"]
-TIMEOUT_MS = 120_000
-
-
-@pytest.fixture(scope="module")
-def page(app):
-    from playwright.sync_api import sync_playwright
-
-    assert Path(CHROMIUM).exists(), "Debian chromium is required: apt-get install -y chromium"
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
-        context = browser.new_context(viewport={"width": 1400, "height": 1000})
-        tab = context.new_page()
-        tab.set_default_timeout(TIMEOUT_MS)
-        tab.goto(app.url)
-        tab.locator("#generate-button").wait_for()
-        yield tab
-        context.close()
-        browser.close()
-
-
-def _set_number(page, elem_id: str, value) -> None:
-    box = page.locator(f"#{elem_id} input[type=number]").first
-    box.fill(str(value))
-    box.press("Enter")
-
-
-def _image_src(page, selector: str) -> str:
-    return page.locator(f"{selector} img").first.get_attribute("src") or ""
-
-
-def _absolute(app_url: str, src: str) -> str:
-    return src if src.startswith("http") else app_url.rstrip("/") + "/" + src.lstrip("/")
-
-
-def _download(app_url: str, src: str) -> Image.Image:
-    with urllib.request.urlopen(_absolute(app_url, src), timeout=30) as response:
-        return Image.open(io.BytesIO(response.read()))
 
 
 def test_artist_session(page, app, drawing_path):
     # Upload and see the Canny map.
     page.locator("#unit0-image input[type=file]").set_input_files(drawing_path)
     page.locator("#unit0-preview img").first.wait_for()
-    first_src = _image_src(page, "#unit0-preview")
-    first_map = _download(app.url, first_src)
+    first_src = image_src(page, "#unit0-preview")
+    first_map = download(app.url, first_src)
 
     # Lowering the low threshold adds edges: the preview must change.
-    _set_number(page, "unit0-threshold-a", 10)
-    _set_number(page, "unit0-threshold-b", 40)
+    set_number(page, "unit0-threshold-a", 10)
+    set_number(page, "unit0-threshold-b", 40)
     page.wait_for_function(
         "(old) => { const img = document.querySelector('#unit0-preview img'); return img && img.src !== old; }",
-        arg=_absolute(app.url, first_src),
+        arg=absolute(app.url, first_src),
         timeout=TIMEOUT_MS)
-    second_map = _download(app.url, _image_src(page, "#unit0-preview"))
+    second_map = download(app.url, image_src(page, "#unit0-preview"))
     assert first_map.tobytes() != second_map.tobytes()
     page.screenshot(path=str(SHOTS / "preview.png"), full_page=False)
 
     # Generate two images.
     page.locator("#gen-prompt textarea").fill("a cozy cabin, watercolor")
     for elem_id, value in (("gen-steps", 3), ("gen-width", 128), ("gen-height", 128), ("gen-batch", 2), ("gen-seed", 42)):
-        _set_number(page, elem_id, value)
+        set_number(page, elem_id, value)
     page.locator("#generate-button").click()
     page.wait_for_function("() => document.querySelector('#generate-status')?.innerText.includes('Done')", timeout=TIMEOUT_MS)
     results = page.locator("#results-gallery img")
     assert results.count() >= 2
     page.screenshot(path=str(SHOTS / "generate.png"), full_page=True)
-    downloaded = _download(app.url, results.first.get_attribute("src"))
+    downloaded = download(app.url, results.first.get_attribute("src"))
     assert downloaded.format == "PNG"
     assert "Seed: 42" in downloaded.info["parameters"] and "a cozy cabin, watercolor" in downloaded.info["parameters"]
 
@@ -99,7 +52,7 @@ def test_artist_session(page, app, drawing_path):
             box.click()
     page.locator("#cmp-prompt textarea").fill("a cozy cabin, watercolor")
     for elem_id, value in (("cmp-steps", 2), ("cmp-width", 128), ("cmp-height", 128), ("cmp-seed", 7)):
-        _set_number(page, elem_id, value)
+        set_number(page, elem_id, value)
     page.locator("#compare-button").click()
     page.wait_for_function("() => document.querySelector('#compare-status')?.innerText.includes('Done')", timeout=TIMEOUT_MS)
     cells = page.locator("#compare-gallery img")
