@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import ctypes
-import gc
 import logging
 import random
 import threading
@@ -20,10 +18,11 @@ from pipelines.denoise import JobCancelled, PreparedUnit, Row, denoise
 from pipelines.infotext import build_infotext
 from pipelines.limits import DEFAULT_LIMITS, Limits
 from pipelines.loading import BaseModel, load_base, move, resolve_device
+from pipelines.memory import free_memory, return_heap
 from pipelines.offload import ModelOffload
 from pipelines.outputs import OutputWriter, with_parameters
 from pipelines.prompts import encode_prompt_pair
-from pipelines.requests import MAX_SEED, ControlUnit, GenerationRequest, GenerationResult, check_budget, validate_request
+from pipelines.requests import MAX_SEED, ControlUnit, GenerationRequest, GenerationResult, check_matrix_budget, validate_request
 from pipelines.samplers import build_scheduler
 from pipelines.speed import DraftMode, PreviewDecoder, optimize_for_cuda, warm_up
 
@@ -108,7 +107,7 @@ class Engine:
                  cancel: CancelToken | None = None, save: bool = True) -> GenerationResult:
         """One request: `batch_size` images with seeds seed, seed+1, ... (A1111's convention); save=False keeps it off disk."""
         request = validate_request(request, self.limits)
-        check_budget(request, 1, self.limits)
+        check_matrix_budget([request], self.limits)
         request = self._concrete_seed(request)
         cells = [(request, request.units, _batch_seeds(request))]
         return self._run(request, cells, on_step, cancel, save)[0]
@@ -118,13 +117,30 @@ class Engine:
         """The condition matrix: the same prompt, seed and settings once per unit, batched where possible."""
         if not units:
             raise GenerationError("Choose at least one condition to compare.")
-        cell_requests = [validate_request(replace(request, units=(unit,)), self.limits) for unit in units]
-        request = validate_request(request, self.limits)
-        check_budget(request, len(units), self.limits)
-        request = self._concrete_seed(request)
-        seeds = _batch_seeds(request)
-        cells = [(replace(cell, seed=request.seed), cell.units, seeds) for cell in cell_requests]
-        return self._run(request, cells, on_step, cancel, save)
+        return self.matrix([replace(request, units=(unit,)) for unit in units], on_step, cancel, save)
+
+    def matrix(self, cells: list[GenerationRequest], on_step: StepCallback | None = None, cancel: CancelToken | None = None,
+               save: bool = True, on_cell: Callable[[int, GenerationResult], None] | None = None) -> list[GenerationResult]:
+        """An XY matrix, each cell a whole request (results in cell order, `on_cell` told as each batch finishes). Cells
+        that differ only in their units and seed share UNet batches; the others run as their own batches. Cells that
+        ask for a random seed share one, so a matrix compares settings, not luck."""
+        if not cells:
+            raise GenerationError("A matrix needs at least one cell.")
+        cells = [validate_request(cell, self.limits) for cell in cells]
+        check_matrix_budget(cells, self.limits)
+        shared = self._concrete_seed(cells[0]).seed if any(cell.seed < 0 for cell in cells) else None
+        cells = [cell if cell.seed >= 0 else replace(cell, seed=shared) for cell in cells]
+        groups: dict[tuple, list[int]] = {}
+        for index, cell in enumerate(cells):
+            groups.setdefault(_batch_key(cell), []).append(index)
+        results: list[GenerationResult | None] = [None] * len(cells)
+        for indexes in groups.values():
+            group = [(cells[i], cells[i].units, _batch_seeds(cells[i])) for i in indexes]
+            for index, result in zip(indexes, self._run(replace(cells[indexes[0]], units=()), group, on_step, cancel, save)):
+                results[index] = result
+                if on_cell is not None:
+                    on_cell(index, result)
+        return results
 
     def status(self) -> dict[str, object]:
         """What the Models tab shows: base model, device, dtype, resident ControlNets, memory."""
@@ -143,7 +159,7 @@ class Engine:
         """Free every resident ControlNet (the next job reloads what it needs)."""
         with self._lock:
             self.controlnets.clear()
-            _free_memory(self.base.device)
+            free_memory(self.base.device)
         log.info("unloaded every ControlNet")
 
     # -- internals --------------------------------------------------------------------------------------
@@ -175,7 +191,7 @@ class Engine:
                         raise
                     retry = True  # retried outside the handler, so the failed attempt's tensors can be freed first
                 if retry:
-                    _free_memory(self.base.device)
+                    free_memory(self.base.device)
                     log.warning("out of GPU memory: evicted idle ControlNets, rendering again")
                     bookkeeping, images = self._render(request, cells, on_step, cancel)
             except JobCancelled:
@@ -183,13 +199,13 @@ class Engine:
                     raise
                 raise cancel.stopped() from None  # says whether Stop or the time limit ended it
             except torch.OutOfMemoryError as error:
-                _free_memory(self.base.device)
+                free_memory(self.base.device)
                 hint = "" if self.offload else " or restart with --cpu-offload"
                 raise GenerationError(f"The GPU ran out of memory; try a smaller size, a smaller batch or fewer units{hint}.") from error
             finally:
                 if self.offload:
                     self.offload.release()
-                _return_heap()
+                return_heap()
         return self._results(bookkeeping, images, save)
 
     def _render(self, request: GenerationRequest, cells, on_step, cancel):
@@ -289,23 +305,12 @@ class Engine:
         return results
 
 
+def _batch_key(request: GenerationRequest) -> tuple:
+    """What rows of one UNet batch must share: one prompt encoding, one scheduler, one latent size, one CFG scale."""
+    return (request.prompt, request.negative_prompt, request.steps, request.sampler, request.cfg_scale, request.width,
+            request.height, request.draft, request.batch_size)
+
+
 def _batch_seeds(request: GenerationRequest) -> list[int]:
     """A1111's convention: image i of a batch uses seed + i (wrapping at 2**32)."""
     return [(request.seed + i) % (MAX_SEED + 1) for i in range(request.batch_size)]
-
-
-def _return_heap() -> None:
-    """Give freed memory back to the system after a job. glibc keeps the freed blocks of a big job's tensors in its
-    arenas, so a server's RSS stayed at its peak (933 -> 2353 MB after heavy jobs); no library exposes malloc_trim,
-    hence ctypes (0.1 ms; a gc.collect here cost 0.3 s a job and tensors are freed by reference counting anyway).
-    A no-op off glibc."""
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
-
-
-def _free_memory(device: torch.device) -> None:
-    gc.collect()
-    if device.type == "cuda":
-        torch.cuda.empty_cache()

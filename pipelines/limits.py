@@ -28,6 +28,9 @@ class Limits:
     max_job_megapixels: float = 16.0
     max_job_work: float = 256.0
     max_job_seconds: float = 900.0  # a job still running then is stopped, API calls included
+    # An XY matrix: values on its row axis, and cells (columns x rows); the job budget above still applies to it.
+    max_matrix_rows: int = 12
+    max_matrix_cells: int = 36
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "Limits":

@@ -94,15 +94,23 @@ def validate_unit(unit: ControlUnit, index: int, limits: Limits = DEFAULT_LIMITS
 
 def check_budget(request: GenerationRequest, cells: int = 1, limits: Limits = DEFAULT_LIMITS) -> None:
     """Refuse a job whose size x steps x images is over the server's budget, naming what to lower."""
-    images = request.batch_size * cells
-    megapixels = request.width * request.height * images / 1e6
-    work = megapixels * request.steps
-    shape = f"{request.width}x{request.height} x {images} image{'s' if images > 1 else ''}"
+    check_matrix_budget([request] * cells, limits)
+
+
+def check_matrix_budget(cells: list[GenerationRequest], limits: Limits = DEFAULT_LIMITS) -> None:
+    """The budget over every cell of a job (they may differ in size, steps and batch), decided before it starts."""
+    images = sum(cell.batch_size for cell in cells)
+    megapixels = sum(cell.width * cell.height * cell.batch_size for cell in cells) / 1e6
+    work = sum(cell.width * cell.height * cell.batch_size * cell.steps for cell in cells) / 1e6
+    first = cells[0]
+    same = all((c.width, c.height, c.steps) == (first.width, first.height, first.steps) for c in cells)
+    shape = f"{first.width}x{first.height} x {images} image{'s' if images > 1 else ''}" if same else f"{images} images"
     if megapixels > limits.max_job_megapixels:
         raise RequestError(f"This job makes {shape} = {megapixels:.1f} megapixels, over this server's limit of "
                            f"{limits.max_job_megapixels:g}; lower the size, the batch size or the number of conditions.")
     if work > limits.max_job_work:
-        raise RequestError(f"This job is {shape} x {request.steps} steps = {work:.0f} megapixel-steps, over this server's "
+        steps = f" x {first.steps} steps" if same else ""
+        raise RequestError(f"This job is {shape}{steps} = {work:.0f} megapixel-steps, over this server's "
                            f"limit of {limits.max_job_work:g}; lower the steps, the size, the batch size or the number of conditions.")
 
 

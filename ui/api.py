@@ -22,6 +22,7 @@ import gradio as gr
 from gradio.data_classes import FileData
 from PIL import Image
 
+from pipelines.axes import parse_axis
 from pipelines.engine import CancelToken
 from pipelines.outputs import png_info as png_chunk
 from pipelines.requests import ControlUnit, GenerationRequest
@@ -30,6 +31,7 @@ from ui.api_signature import keyword_endpoint, parameter, schema_parameters
 from ui.concurrency import GPU, PREPROCESS, QueueGuard
 from ui.errors import user_errors
 from ui.history_tab import read_png_info
+from ui.matrix import matrix_grid, matrix_items
 from ui.studio import Studio
 
 UNIT_NAMES = tuple(item.name for item in schema_fields(ControlUnit))
@@ -117,23 +119,20 @@ def register_api(studio: Studio, guard: QueueGuard) -> None:
             async for item in _run(work, guard, visitor):
                 yield item
 
-    async def compare(image: FileData | None, modules: list[str] | None, keep_copy: bool | None, visitor: gr.Request | None,
-                      **values: Any) -> AsyncIterator[tuple[list[dict], list[str], dict] | None]:
+    async def compare(image: FileData | None, modules: list[str] | None, y_axis: str, y_values: str, keep_copy: bool | None,
+                      visitor: gr.Request | None, **values: Any) -> AsyncIterator[tuple[list[dict], list[str], dict] | None]:
         with user_errors():
             template = ControlUnit(image=image, **{name: values.pop(name) for name in UNIT_NAMES if name in values})
             request = GenerationRequest(**values)
-            chosen = list(modules or [])
+            axis = parse_axis(y_axis, y_values, studio.limits)
 
             def work(cancel: CancelToken) -> tuple[list[dict], list[str], dict]:
-                results, grid = studio.compare(request, template, chosen, cancel=cancel, keep_copy=keep_copy)
+                matrix = studio.compare(request, template, list(modules or []), axis, cancel=cancel, keep_copy=keep_copy)
                 items, captions = [], []
-                for module, result in zip(chosen, results):
-                    items.append(files.save(result.maps[0], f"{module}-map"))
-                    captions.append(f"{module} · map")
-                    for picture, seed_ in zip(result.images, result.seeds):
-                        items.append(files.save(picture, f"{module}-seed{seed_}"))
-                        captions.append(f"{module} · seed {seed_}")
-                return items, captions, files.save(grid, "grid")
+                for picture, caption in matrix_items(matrix):
+                    items.append(files.save(picture, caption.split(" · ")[0].replace(" + ", "+")))
+                    captions.append(caption)
+                return items, captions, files.save(matrix_grid(matrix), "grid")
 
             async for item in _run(work, guard, visitor):
                 yield item
@@ -184,7 +183,10 @@ def _endpoints(preprocess: Callable, generate: Callable, compare: Callable) -> d
             "Returns PNGs with infotext, the map used, the infotext."),
         "compare": keyword_endpoint(
             compare, [prompts[0], optional_file, parameter("modules", list[str] | None, None), *prompts[1:], *rest,
-                      *schema_parameters(ControlUnit, skip=_PER_CONDITION), keep, visitor],
+                      *schema_parameters(ControlUnit, skip=_PER_CONDITION), parameter("y_axis", str, "none"),
+                      parameter("y_values", str, ""), keep, visitor],
             AsyncIterator[tuple[list[FileData], list[str], FileData]], "compare",
-            "The condition matrix: for each module its map and result(s), captioned, plus one labelled grid PNG."),
+            "The XY matrix: columns are modules (`canny + depth_midas` = one multi-ControlNet column), rows the values of "
+            "`y_axis` (a setting's name) in A1111's XYZ syntax. Returns images and captions row-major (maps first) and "
+            "one labelled grid PNG."),
     }

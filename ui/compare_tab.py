@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gradio as gr
 
+from pipelines.axes import AXES, parse_axis
 from pipelines.engine import CancelToken
 from pipelines.requests import ControlUnit
 from preprocessors import families
@@ -11,6 +12,7 @@ from ui.concurrency import GPU
 from ui.errors import user_errors
 from ui.generate_tab import EXAMPLES, GENERATE_EXAMPLES
 from ui.jobs import Done, stream_job
+from ui.matrix import matrix_grid, matrix_items
 from ui.studio import Studio
 from ui.widgets import UNIT, keep_copy_box, prompt_row, sampler_controls, schema_choices, schema_slider, wire_stop
 
@@ -34,7 +36,12 @@ def build_compare_tab(studio: Studio, limits) -> gr.Tab:
                 image = gr.Image(label="Control image", type="filepath", height=280, elem_id="compare-image")
                 gr.Examples([[text, str(EXAMPLES / name)] for text, name, _, _ in GENERATE_EXAMPLES], inputs=[prompt, image],
                             label="Examples")
-                conditions = gr.CheckboxGroup(all_conditions(), value=default_conditions(), label="Conditions", elem_id="compare-conditions")
+                conditions = gr.CheckboxGroup(all_conditions(), value=default_conditions(), label="Conditions (columns)",
+                                              elem_id="compare-conditions")
+                with gr.Row():
+                    y_axis = gr.Dropdown(list(AXES), value="none", label="Rows: vary a setting", elem_id="compare-y-axis")
+                    y_values = gr.Textbox(label="Values (A1111 syntax: 0.4, 0.7, 1 · 0.2-1.0 (+0.2) · 1-10 [4])",
+                                          max_lines=1, elem_id="compare-y-values")
                 settings = sampler_controls(prompt, negative, limits, "cmp")
                 keep_copy = keep_copy_box(studio, "cmp-keep")
                 with gr.Row():
@@ -56,26 +63,26 @@ def build_compare_tab(studio: Studio, limits) -> gr.Tab:
             template = ControlUnit(image=data[image], weight=data[weight], control_mode=data[control_mode],
                                    resize_mode=data[resize_mode])
             chosen = list(data[conditions] or [])
+            axis = parse_axis(data[y_axis], data[y_values] or "", studio.limits)
             keep = bool(data[keep_copy])
-            job = stream_job(lambda on_step, cancel: studio.compare(request, template, chosen, on_step, cancel, keep), token)
+            job = stream_job(lambda on_step, cancel: studio.compare(request, template, chosen, axis, on_step, cancel, keep), token)
             for item in job:
                 if isinstance(item, Done):
-                    results, picture = item.value
-                    yield {matrix: gr.update(value=matrix_items(chosen, results), columns=len(chosen)), grid: picture,
-                           status: f"Done: {len(chosen)} conditions, seed {results[0].seeds[0]}."}
+                    done = item.value
+                    yield {matrix: gr.update(value=matrix_items(done), columns=len(done.columns)), grid: matrix_grid(done),
+                           status: _summary(done)}
                 else:
                     progress((item.step, item.total), desc="Condition matrix")
 
-    inputs = settings.inputs() | {image, conditions, weight, control_mode, resize_mode, keep_copy}
+    inputs = settings.inputs() | {image, conditions, weight, control_mode, resize_mode, keep_copy, y_axis, y_values}
     event = run.click(start, inputs=inputs, outputs={matrix, grid, status, cancel_state}, concurrency_id=GPU,
                       concurrency_limit=1, api_visibility="private")
     wire_stop(stop, cancel_state, event)
     return tab
 
 
-def matrix_items(modules: list[str], results) -> list[tuple]:
-    """Row-major with one column per condition: the maps' row first, then one row per seed, all captioned."""
-    items = [(result.maps[0], f"{module} · map") for module, result in zip(modules, results)]
-    for row in range(len(results[0].images)):
-        items.extend((result.images[row], f"{module} · seed {result.seeds[row]}") for module, result in zip(modules, results))
-    return items
+def _summary(done) -> str:
+    """What ran, and which columns could not (their cells say why)."""
+    seed = next(cell for cell in done.cells if cell is not None).seeds[0]
+    failed = f" {len(done.failures)} column(s) could not run; their cells say why." if done.failures else ""
+    return f"Done: {len(done.columns)} columns x {len(done.axis.values)} rows, seed {seed}.{failed}"

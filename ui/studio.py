@@ -12,6 +12,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from pipelines.axes import Axis
 from pipelines.controlnets import CONDITIONS, CONTROLNET_MODELS
 from pipelines.engine import CancelToken, StepUpdate
 from pipelines.lazy import LazyEngine
@@ -24,15 +25,15 @@ from pipelines.requests import (
     GenerationResult,
     RequestError,
     check_budget,
+    check_matrix_budget,
     check_settings,
     check_unit_settings,
 )
 from preprocessors import Preprocessors, get_spec, pixel_perfect_resolution, resolve_thresholds
-from ui.grid import labelled_grid
+from ui.matrix import NO_AXIS, Matrix, build_matrix, cell_request, check_prompt_sr, column_maps, parse_columns
 from ui.uploads import open_upload
 
 log = logging.getLogger(__name__)
-MAX_COMPARE = 12
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
@@ -142,23 +143,31 @@ class Studio:
             return self.engine.get().generate(replace(request, units=built), on_step=on_step, cancel=cancel,
                                               save=self._keep(keep_copy))
 
-    def compare(self, request: GenerationRequest, template: ControlUnit, modules: list[str],
+    def compare(self, request: GenerationRequest, template: ControlUnit, columns: list[str], axis: Axis = NO_AXIS,
                 on_step: Callable[[StepUpdate], None] | None = None, cancel: CancelToken | None = None,
-                keep_copy: bool | None = None) -> tuple[list[GenerationResult], Image.Image]:
-        """One upload, several preprocessors, same prompt/seed: results per condition and a labelled grid."""
-        if not isinstance(modules, (list, tuple)) or not modules:
-            raise RequestError("Tick at least one condition to compare.")
-        if len(modules) > MAX_COMPARE:
-            raise RequestError(f"Compare at most {MAX_COMPARE} conditions at once.")
-        request, cancel = self._checked(replace(request, units=()), len(modules), cancel)
+                keep_copy: bool | None = None, on_cell: Callable[[int, GenerationResult], None] | None = None) -> Matrix:
+        """The XY matrix: columns of conditions (or combinations) crossed with one setting's values, same prompt and
+        seed; every cell a request the engine can batch. Everything refusable is refused before any preprocessing."""
+        parsed = parse_columns(columns, self.limits.max_units)
+        count = len(parsed) * len(axis.values)
+        if count > self.limits.max_matrix_cells:
+            raise RequestError(f"This matrix has {len(parsed)} columns x {len(axis.values)} rows = {count} cells; this server "
+                               f"allows {self.limits.max_matrix_cells}. Drop some columns or values.")
+        request, cancel = self._checked(replace(request, units=()), 1, cancel)
+        check_prompt_sr(request, axis)
+        check_matrix_budget([cell_request(request, axis, value, ()) for value in axis.values for _ in parsed], self.limits)
         with self._one_job("compare"):
-            units = []
-            for module in modules:
-                unit = self.build_unit(replace(template, module=module, condition=AUTO, family=""), request.width,
-                                       request.height, 0, cancel)
-                if unit is None:
-                    raise RequestError("Upload a control image to compare conditions on.")
-                units.append(unit)
-            results = self.engine.get().compare(request, units, on_step=on_step, cancel=cancel, save=self._keep(keep_copy))
-        grid = labelled_grid([(module, [result.maps[0], *result.images]) for module, result in zip(modules, results)])
-        return results, grid
+            cells, failures = build_matrix(request, template, parsed, axis, lambda unit, index: self.build_unit(
+                unit, request.width, request.height, index, cancel))
+            runnable = [index for index, cell in enumerate(cells) if cell is not None]
+            if not runnable:
+                raise RequestError(next(iter(failures.values())))
+            done = self.engine.get().matrix([cells[index] for index in runnable], on_step=on_step, cancel=cancel,
+                                            save=self._keep(keep_copy),
+                                            on_cell=on_cell and (lambda number, result: on_cell(runnable[number], result)))
+        results: list[GenerationResult | None] = [None] * len(cells)
+        for index, result in zip(runnable, done):
+            results[index] = result
+        size = (request.width, request.height)
+        return Matrix(columns=[" + ".join(names) for names in parsed], axis=axis, cells=results, failures=failures, size=size,
+                      maps=column_maps(results[:len(parsed)], size, failures))

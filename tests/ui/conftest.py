@@ -78,3 +78,11 @@ def generate_tab(ui_models_dir):
     with gr.Blocks():
         tab = build_generate_tab(studio, DEFAULT_LIMITS)
     return studio, tab
+
+
+@pytest.fixture(scope="session")
+def client(app):
+    """A gradio_client on the shared app."""
+    from gradio_client import Client
+
+    return Client(app.url, verbose=False)

@@ -10,7 +10,7 @@ from PIL import Image
 
 from pipelines.denoise import JobCancelled
 from pipelines.engine import CancelToken, StepUpdate
-from ui.grid import CAPTION_HEIGHT, labelled_grid
+from ui.grid import CAPTION_HEIGHT, ROW_LABEL_WIDTH, labelled_grid
 from ui.jobs import Done, stream_job
 
 
@@ -63,3 +63,15 @@ def test_labelled_grid_puts_each_map_above_its_results():
     assert tuple(pixels[CAPTION_HEIGHT + 2, 40]) == (0, 0, 255)
     caption = pixels[:CAPTION_HEIGHT]
     assert (caption < 128).any(axis=2)[:, :32].any() and (caption < 128).any(axis=2)[:, 32:].any()  # both captioned
+
+
+def test_row_labels_get_a_gutter_and_the_parameters_ride_in_the_png():
+    red, blue = Image.new("RGB", (32, 24), "red"), Image.new("RGB", (32, 24), "blue")
+    grid = labelled_grid([("canny", [red, blue, red])], row_labels=["map", "weight = 0.5", "weight = 1"],
+                         parameters="a fox\nSteps: 2, Sampler: Euler, Seed: 1")
+    assert grid.size == (ROW_LABEL_WIDTH + 32, 3 * 24 + CAPTION_HEIGHT)
+    pixels = np.asarray(grid)
+    assert tuple(pixels[CAPTION_HEIGHT + 2, ROW_LABEL_WIDTH + 2]) == (255, 0, 0)
+    gutter = (pixels[CAPTION_HEIGHT:, :ROW_LABEL_WIDTH] < 128).any(axis=2)
+    assert all(gutter[row * 24:(row + 1) * 24].any() for row in range(3))  # every row captioned
+    assert grid.info["parameters"].startswith("a fox")
