@@ -134,12 +134,15 @@ class Engine:
         for index, cell in enumerate(cells):
             groups.setdefault(_batch_key(cell), []).append(index)
         results: list[GenerationResult | None] = [None] * len(cells)
-        for indexes in groups.values():
-            group = [(cells[i], cells[i].units, _batch_seeds(cells[i])) for i in indexes]
-            for index, result in zip(indexes, self._run(replace(cells[indexes[0]], units=()), group, on_step, cancel, save)):
-                results[index] = result
-                if on_cell is not None:
-                    on_cell(index, result)
+        per_batch = max(1, self.matrix_batch // cells[0].batch_size)  # cells whose rows fill one UNet batch
+        for group in groups.values():
+            for start in range(0, len(group), per_batch):  # decoded batch by batch, so finished cells can be shown
+                indexes = group[start:start + per_batch]
+                batch = [(cells[i], cells[i].units, _batch_seeds(cells[i])) for i in indexes]
+                for index, result in zip(indexes, self._run(replace(cells[indexes[0]], units=()), batch, on_step, cancel, save)):
+                    results[index] = result
+                    if on_cell is not None:
+                        on_cell(index, result)
         return results
 
     def status(self) -> dict[str, object]:

@@ -12,7 +12,7 @@ from ui.concurrency import GPU
 from ui.errors import user_errors
 from ui.generate_tab import EXAMPLES, GENERATE_EXAMPLES
 from ui.jobs import Done, stream_job
-from ui.matrix import matrix_grid, matrix_items
+from ui.matrix import CellDone, matrix_grid, matrix_items, parse_columns, partial_matrix
 from ui.studio import Studio
 from ui.widgets import UNIT, keep_copy_box, prompt_row, sampler_controls, schema_choices, schema_slider, wire_stop
 
@@ -65,14 +65,25 @@ def build_compare_tab(studio: Studio, limits) -> gr.Tab:
             chosen = list(data[conditions] or [])
             axis = parse_axis(data[y_axis], data[y_values] or "", studio.limits)
             keep = bool(data[keep_copy])
-            job = stream_job(lambda on_step, cancel: studio.compare(request, template, chosen, axis, on_step, cancel, keep), token)
-            for item in job:
+            labels = [" + ".join(names) for names in parse_columns(chosen, studio.limits.max_units)]
+            total, done = len(labels) * len(axis.values), {}
+
+            def work(on_step, cancel):  # finished cells travel the same queue as the step updates
+                return studio.compare(request, template, chosen, axis, on_step, cancel, keep,
+                                      on_cell=lambda index, result: on_step(CellDone(index, result)))
+
+            for item in stream_job(work, token):
                 if isinstance(item, Done):
-                    done = item.value
-                    yield {matrix: gr.update(value=matrix_items(done), columns=len(done.columns)), grid: matrix_grid(done),
-                           status: _summary(done)}
+                    finished = item.value
+                    yield {matrix: gr.update(value=matrix_items(finished), columns=len(finished.columns)),
+                           grid: matrix_grid(finished), status: _summary(finished)}
+                elif isinstance(item, CellDone):
+                    done[item.index] = item.result
+                    partial = partial_matrix(labels, axis, (request.width, request.height), done)
+                    yield {matrix: gr.update(value=matrix_items(partial), columns=len(labels)),
+                           status: f"Cell {len(done)} of {total} done…"}
                 else:
-                    progress((item.step, item.total), desc="Condition matrix")
+                    progress((item.step, item.total), desc=f"Matrix: {len(done)} of {total} cells done")
 
     inputs = settings.inputs() | {image, conditions, weight, control_mode, resize_mode, keep_copy, y_axis, y_values}
     event = run.click(start, inputs=inputs, outputs={matrix, grid, status, cancel_state}, concurrency_id=GPU,

@@ -16,6 +16,7 @@ from ui.grid import failure_tile, labelled_grid
 
 MAP_AXES = ("processor_res", "threshold_a", "threshold_b")  # change the map itself: computed once per (column, value)
 NO_AXIS = Axis("none", (None,))
+PENDING = "running…"
 
 
 @dataclass
@@ -111,9 +112,24 @@ def _column_units(template: ControlUnit, names: list[str], axis: Axis, value: ob
 
 def column_maps(first_row: list[GenerationResult | None], size: tuple[int, int], failures: dict[int, str]) -> list[Image.Image]:
     """Each column's map as the engine fitted it to the output (a combination's maps side by side), from the first row;
-    a failed column's tile carries its sentence."""
-    return [failure_tile(size, failures[number]) if cell is None else _side_by_side(cell.maps)
+    a failed column's tile carries its sentence (a column still running, PENDING)."""
+    return [failure_tile(size, failures.get(number, PENDING)) if cell is None else _side_by_side(cell.maps)
             for number, cell in enumerate(first_row)]
+
+
+@dataclass
+class CellDone:
+    """A streamed event: cell `index` (row-major) has finished."""
+
+    index: int
+    result: GenerationResult
+
+
+def partial_matrix(columns: list[str], axis: Axis, size: tuple[int, int], done: dict[int, GenerationResult]) -> Matrix:
+    """The matrix so far, while it runs: finished cells in place, the others (and maps not yet made) as PENDING tiles."""
+    cells = [done.get(index) for index in range(len(columns) * len(axis.values))]
+    return Matrix(columns=columns, axis=axis, cells=cells, failures={}, size=size,
+                  maps=column_maps(cells[:len(columns)], size, {}))
 
 
 def _side_by_side(images: list[Image.Image]) -> Image.Image:
@@ -134,7 +150,8 @@ def matrix_items(matrix: Matrix) -> list[tuple[Image.Image, str]]:
         for image_index in range(matrix.batch):
             for number, (column, cell) in enumerate(zip(matrix.columns, cells)):
                 if cell is None:
-                    items.append((failure_tile(matrix.size, matrix.failures[number]), f"{column} · {matrix.failures[number]}"))
+                    why = matrix.failures.get(number, PENDING)
+                    items.append((failure_tile(matrix.size, why), f"{column} · {why}"))
                 else:
                     items.append((cell.images[image_index],
                                   " · ".join(filter(None, (column, label, f"seed {cell.seeds[image_index]}")))))
