@@ -43,10 +43,6 @@ class Axis:
     name: str
     values: tuple[object, ...]
 
-    @property
-    def field(self) -> SchemaField | None:
-        return _field(self.name) if self.name not in ("none", PROMPT_SR) else None
-
 
 def _field(name: str) -> SchemaField:
     fields = {item.name: item for item in (*schema_fields(GenerationRequest), *schema_fields(ControlUnit))}

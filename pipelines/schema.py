@@ -32,7 +32,6 @@ class Setting:
     high: Bound = None  # for text: the longest allowed
     choices: tuple[str, ...] = ()
     omit_default: bool = False  # A1111 leaves `Batch size: 1` out of the infotext
-    integer: bool = False
 
 
 def setting(default: Any, infotext: str | None, a1111: str | None, **facts: Any) -> Any:
@@ -63,7 +62,7 @@ def _kind(annotation: Any, facts: Setting) -> str:
     base = next((arg for arg in typing.get_args(annotation) if arg is not type(None)), annotation)
     if base is bool:
         return "flag"
-    if base is int or facts.integer:
+    if base is int:
         return "integer"
     if base is float:
         return "optional number" if optional else "number"

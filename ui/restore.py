@@ -82,9 +82,9 @@ def _unit_updates(controls: UnitControls, unit: ControlUnit, studio: Studio, whe
     updates[controls.own_map] = unit.module == "none"
     updates[controls.family] = spec.family
     updates[controls.module] = gr.update(choices=families()[spec.family], value=unit.module)
-    for slider, param, value in ((controls.threshold_a, spec.threshold_a, unit.threshold_a),
-                                 (controls.threshold_b, spec.threshold_b, unit.threshold_b)):
-        shown = slider_updates(unit.module)[0 if slider is controls.threshold_a else 1]
+    sliders = zip((controls.threshold_a, controls.threshold_b), slider_updates(unit.module), (spec.threshold_a, spec.threshold_b),
+                  (unit.threshold_a, unit.threshold_b))
+    for slider, shown, param, value in sliders:  # the variant's range and label, with the recorded value
         updates[slider] = {**shown, "value": value} if param is not None and value is not None else shown
     updates[controls.condition] = AUTO if unit.condition == spec.condition and unit.module != "none" else unit.condition
     updates[controls.model] = _model_text(unit, studio, where, notes)

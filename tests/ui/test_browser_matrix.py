@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.ui.browser import SHOTS, TIMEOUT_MS, set_number
-from tests.ui.test_browser_restore import choose
+from tests.ui.browser import SHOTS, TIMEOUT_MS, choose, set_number
 
 pytestmark = pytest.mark.browser
 COLUMNS = {"canny", "lineart_standard", "softedge_pidinet"}

@@ -9,38 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.ui.browser import SHOTS, TIMEOUT_MS, fetch, set_number
+from tests.ui.browser import SHOTS, TIMEOUT_MS, choose, fetch, pick_radio, set_number, shown, tick
 
 pytestmark = pytest.mark.browser
-
-
-def choose(page, elem_id: str, option: str) -> None:
-    """Pick a dropdown option as a user does (fires the dropdown's input event)."""
-    page.locator(f"#{elem_id} input").click()
-    page.get_by_role("option", name=option, exact=True).click()
-
-
-def pick_radio(page, elem_id: str, option: str) -> None:
-    page.locator(f'#{elem_id} label[data-testid="{option}-radio-label"]').click()
-
-
-def tick(page, elem_id: str, on: bool = True) -> None:
-    box = page.locator(f"#{elem_id} input[type=checkbox]")
-    if box.is_checked() != on:
-        box.click()
-
-
-def shown(page, elem_id: str, kind: str):
-    """What a control shows now, as the user reads it."""
-    if kind == "dropdown":
-        return page.locator(f"#{elem_id} input").input_value()
-    if kind == "number":
-        return float(page.locator(f"#{elem_id} input[type=number]").input_value())
-    if kind == "radio":
-        return page.locator(f"#{elem_id} label.selected input").get_attribute("value")
-    if kind == "checkbox":
-        return page.locator(f"#{elem_id} input[type=checkbox]").is_checked()
-    return page.locator(f"#{elem_id} input, #{elem_id} textarea").first.input_value()
 
 
 def unit_values(index: int, family: str, module: str, thresholds: tuple, condition: str, model: str, weight: float,
