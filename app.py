@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> None:
     from preprocessors import Preprocessors
     from ui.access import Access
     from ui.disk import start_sweeper
-    from ui.layout import build_demo
+    from ui.layout import CSS, build_demo
     from ui.studio import Studio
 
     limits = Limits.from_env()
@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> None:
             server_name=args.host, server_port=args.port, share=args.share,
             auth=make_auth_check(logins) if logins else None,
             max_file_size=args.max_file_size, enable_monitoring=False, ssr_mode=False, show_error=False,
-            footer_links=["api"],
+            footer_links=["api"], css=CSS,
         )
     finally:
         warming.join(timeout=60)  # an exit in the middle of torch's import code aborts the process

@@ -112,24 +112,22 @@ class Preprocessors:
 
     def status(self) -> list[PreprocessorStatus]:
         """Every preprocessor: ready, no weights needed, not loaded yet, or missing (with the fetch command)."""
+        return [self.weights_state(spec.name) for spec in SPECS]
+
+    def weights_state(self, name: str) -> PreprocessorStatus:
+        """One preprocessor's weights: whether it can run now, or which files it still needs."""
         from huggingface_hub import try_to_load_from_cache
 
-        rows = []
-        for spec in SPECS:
-            if spec.weights is None:
-                rows.append(PreprocessorStatus(spec.name, spec.family, "no weights needed"))
-            elif spec.detector in self._detectors:
-                rows.append(PreprocessorStatus(spec.name, spec.family, "ready", spec.weights.repo, spec.weights.filenames))
-            else:
-                missing = tuple(f for f in spec.weights.filenames
-                                if not isinstance(try_to_load_from_cache(spec.weights.repo, f), str))
-                if missing:
-                    rows.append(PreprocessorStatus(spec.name, spec.family, "missing", spec.weights.repo, missing,
-                                                   spec.weights.fetch_command(missing)))
-                else:
-                    rows.append(PreprocessorStatus(spec.name, spec.family, "not loaded", spec.weights.repo,
-                                                   spec.weights.filenames))
-        return rows
+        spec = get_spec(name)
+        if spec.weights is None:
+            return PreprocessorStatus(spec.name, spec.family, "no weights needed")
+        if spec.detector in self._detectors:
+            return PreprocessorStatus(spec.name, spec.family, "ready", spec.weights.repo, spec.weights.filenames)
+        missing = tuple(f for f in spec.weights.filenames if not isinstance(try_to_load_from_cache(spec.weights.repo, f), str))
+        if missing:
+            return PreprocessorStatus(spec.name, spec.family, "missing", spec.weights.repo, missing,
+                                      spec.weights.fetch_command(missing))
+        return PreprocessorStatus(spec.name, spec.family, "not loaded", spec.weights.repo, spec.weights.filenames)
 
     def warm_up(self, skip: bool = False) -> threading.Thread:
         """Import controlnet-aux (about 10 s, once) on a thread, so the first preview does not wait for it."""

@@ -9,13 +9,7 @@ yields None every half second (a heartbeat that lets gradio notice a vanished ca
 from __future__ import annotations
 
 import asyncio
-import atexit
-import secrets
-import shutil
-import tempfile
-import time
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -24,7 +18,6 @@ from PIL import Image
 
 from pipelines.axes import parse_axis
 from pipelines.engine import CancelToken
-from pipelines.outputs import png_info as png_chunk
 from pipelines.requests import ControlUnit, GenerationRequest
 from pipelines.schema import schema_fields
 from ui.api_signature import keyword_endpoint, parameter, schema_parameters
@@ -32,40 +25,23 @@ from ui.concurrency import GPU, PREPROCESS, QueueGuard
 from ui.errors import user_errors
 from ui.history_tab import read_png_info
 from ui.matrix import matrix_grid, matrix_items
+from ui.scratch import Scratch
 from ui.studio import Studio
 
 UNIT_NAMES = tuple(item.name for item in schema_fields(ControlUnit))
 
 
 class _Files:
-    """Writes returned images as PNGs (metadata kept) in a private folder; gradio serves them from its cache."""
-
-    KEEP_S = 3600  # a caller downloads its images right after the call; a server running for weeks must not fill the disk
+    """Returned images as PNGs (metadata kept) in the scratch folder, as FileData dicts."""
 
     def __init__(self) -> None:
-        self.folder = Path(tempfile.mkdtemp(prefix="studio-api-"))
-        atexit.register(shutil.rmtree, self.folder, ignore_errors=True)
-        # gradio moves only top-level returned files into its cache; lists of files are served from here
-        gr.set_static_paths([self.folder])
+        self.scratch = Scratch("studio-api-")
 
     def save(self, image: Image.Image, stem: str) -> dict:
         """A FileData *dict*: gradio moves files into its cache (so serves them) only where it finds dicts or models,
         and our endpoints return tuples and lists, where a FileData object would go out unmoved and every download 403."""
-        self._prune()
-        # 128 random bits: the folder's name is in every response, so a counter let visitors fetch each other's images
-        path = self.folder / f"{secrets.token_urlsafe(16)}-{stem}.png"
-        image.save(path, format="PNG", pnginfo=png_chunk(image.info["parameters"]) if "parameters" in image.info else None)
+        path = self.scratch.save_png(image, stem)
         return FileData(path=str(path), mime_type="image/png", orig_name=path.name).model_dump()
-
-    def _prune(self) -> None:
-        """Drop files older than KEEP_S (the outputs folder keeps the artist's copy)."""
-        cutoff = time.time() - self.KEEP_S
-        for old in self.folder.glob("*.png"):
-            try:
-                if old.stat().st_mtime < cutoff:
-                    old.unlink()
-            except FileNotFoundError:  # another endpoint pruned it first
-                pass
 
 
 class _EngineJob:
@@ -119,7 +95,7 @@ def register_api(studio: Studio, guard: QueueGuard) -> None:
             async for item in _run(work, guard, visitor):
                 yield item
 
-    async def compare(image: FileData | None, modules: list[str] | None, y_axis: str, y_values: str, keep_copy: bool | None,
+    async def compare(image: FileData | None, modules: list | None, y_axis: str, y_values: str, keep_copy: bool | None,
                       visitor: gr.Request | None, **values: Any) -> AsyncIterator[tuple[list[dict], list[str], dict] | None]:
         with user_errors():
             template = ControlUnit(image=image, **{name: values.pop(name) for name in UNIT_NAMES if name in values})
@@ -129,9 +105,9 @@ def register_api(studio: Studio, guard: QueueGuard) -> None:
             def work(cancel: CancelToken) -> tuple[list[dict], list[str], dict]:
                 matrix = studio.compare(request, template, list(modules or []), axis, cancel=cancel, keep_copy=keep_copy)
                 items, captions = [], []
-                for picture, caption in matrix_items(matrix):
-                    items.append(files.save(picture, caption.split(" · ")[0].replace(" + ", "+")))
-                    captions.append(caption)
+                for item in matrix_items(matrix):
+                    items.append(files.save(item.image, item.caption.split(" · ")[0].replace(" + ", "+")))
+                    captions.append(item.caption)
                 return items, captions, files.save(matrix_grid(matrix), "grid")
 
             async for item in _run(work, guard, visitor):
@@ -182,11 +158,12 @@ def _endpoints(preprocess: Callable, generate: Callable, compare: Callable) -> d
             "Generate with one ControlNet unit (module `none` = the image already is a map). "
             "Returns PNGs with infotext, the map used, the infotext."),
         "compare": keyword_endpoint(
-            compare, [prompts[0], optional_file, parameter("modules", list[str] | None, None), *prompts[1:], *rest,
+            compare, [prompts[0], optional_file, parameter("modules", list[str | dict[str, Any] | list[str | dict[str, Any]]] | None, None), *prompts[1:], *rest,
                       *schema_parameters(ControlUnit, skip=_PER_CONDITION), parameter("y_axis", str, "none"),
                       parameter("y_values", str, ""), keep, visitor],
             AsyncIterator[tuple[list[FileData], list[str], FileData]], "compare",
-            "The XY matrix: columns are modules (`canny + depth_midas` = one multi-ControlNet column), rows the values of "
-            "`y_axis` (a setting's name) in A1111's XYZ syntax. Returns images and captions row-major (maps first) and "
+            "The XY matrix: each column is a module, `canny + depth_midas` (one multi-ControlNet column), a settings object "
+            "(`{\"module\": \"canny\", \"threshold_a\": 50}`; a ready map: `{\"image\": base64, \"condition\": \"depth\"}`) "
+            "or a list of them; rows are the values of `y_axis` (a setting's name) in A1111's XYZ syntax. Returns images and captions row-major (maps first) and "
             "one labelled grid PNG."),
     }

@@ -1,4 +1,5 @@
-"""Compare tab, the condition matrix: one image, several conditions, same prompt and seed, side by side."""
+"""Compare tab, the XY matrix: one control image through several conditions (columns, each with its own settings)
+and optionally one setting's values (rows), same prompt and seed; cells stream in, each one reproducible."""
 
 from __future__ import annotations
 
@@ -7,37 +8,33 @@ import gradio as gr
 from pipelines.axes import AXES, parse_axis
 from pipelines.engine import CancelToken
 from pipelines.requests import ControlUnit
-from preprocessors import families
+from ui.columns import parse_columns
+from ui.columns_editor import build_columns_editor
 from ui.concurrency import GPU
-from ui.errors import user_errors
-from ui.generate_tab import EXAMPLES, GENERATE_EXAMPLES
+from ui.errors import sentence, user_errors
+from ui.generate_tab import EXAMPLES, GENERATE_EXAMPLES, GenerateTab
 from ui.jobs import Done, stream_job
-from ui.matrix import CellDone, matrix_grid, matrix_items, parse_columns, partial_matrix
+from ui.matrix import CellDone, matrix_grid, matrix_items, partial_matrix
+from ui.matrix_export import export_matrix
+from ui.restore import restore, restore_targets
+from ui.scratch import Scratch
 from ui.studio import Studio
 from ui.widgets import UNIT, keep_copy_box, prompt_row, sampler_controls, schema_choices, schema_slider, wire_stop
 
 
-def default_conditions() -> list[str]:
-    """The default variant of each of the six families (the first one the registry lists)."""
-    return [names[0] for family, names in families().items() if family != "Other"]
-
-
-def all_conditions() -> list[str]:
-    return [name for family, names in families().items() if family != "Other" for name in names]
-
-
-def build_compare_tab(studio: Studio, limits) -> gr.Tab:
+def build_compare_tab(studio: Studio, limits, generate: GenerateTab, tabs: gr.Tabs) -> gr.State:
+    """The tab; returns the state that holds each finished matrix's results (History lists them)."""
+    scratch = Scratch("studio-matrix-")
     with gr.Tab("Compare", id="compare") as tab:
-        gr.Markdown("Run one control image through several conditions with the **same prompt, seed and settings**, "
-                    "and see each map above its result.")
+        gr.Markdown("Run one control image through several conditions with the **same prompt, seed and settings**: "
+                    "maps on top, one column per condition, and optionally one row per value of a setting.")
         prompt, negative, run, stop = prompt_row("cmp", "Run comparison", "compare-button", "compare-stop")
         with gr.Row():
             with gr.Column(scale=1):
-                image = gr.Image(label="Control image", type="filepath", height=280, elem_id="compare-image")
+                image = gr.Image(label="Control image", type="filepath", height=240, elem_id="compare-image")
                 gr.Examples([[text, str(EXAMPLES / name)] for text, name, _, _ in GENERATE_EXAMPLES], inputs=[prompt, image],
                             label="Examples")
-                conditions = gr.CheckboxGroup(all_conditions(), value=default_conditions(), label="Conditions (columns)",
-                                              elem_id="compare-conditions")
+                editor = build_columns_editor(studio)
                 with gr.Row():
                     y_axis = gr.Dropdown(list(AXES), value="none", label="Rows: vary a setting", elem_id="compare-y-axis")
                     y_values = gr.Textbox(label="Values (A1111 syntax: 0.4, 0.7, 1 · 0.2-1.0 (+0.2) · 1-10 [4])",
@@ -50,10 +47,22 @@ def build_compare_tab(studio: Studio, limits) -> gr.Tab:
                     resize_mode = schema_choices(UNIT["resize_mode"], "Resize mode", radio=True)
             with gr.Column(scale=2):
                 status = gr.Markdown(elem_id="compare-status")
-                matrix = gr.Gallery(label="Map above result, per condition", format="png", columns=6, height=560,
+                matrix = gr.Gallery(label="Maps on top; click a cell for its settings", format="png", columns=6,
+                                    object_fit="contain", allow_preview=False,
                                     elem_id="compare-gallery")
-                grid = gr.Image(label="Labelled grid (download)", format="png", interactive=False, elem_id="compare-grid")
+                with gr.Row():
+                    with gr.Column():
+                        picked = gr.Textbox(label="The cell you clicked: its infotext", lines=4, interactive=False,
+                                            elem_id="compare-infotext")
+                        send = gr.Button("Send to Generate", elem_id="compare-send", size="sm")
+                    slider = gr.ImageSlider(label="The last two cells you clicked", type="pil", interactive=False,
+                                            elem_id="compare-slider")
+                downloads = gr.File(label="Downloads: the labelled grid and a ZIP of every cell (PNG with its infotext)",
+                                    file_count="multiple", interactive=False, elem_id="compare-downloads")
+                grid = gr.Image(label="Labelled grid", format="png", interactive=False, elem_id="compare-grid")
         cancel_state = gr.State(None)
+        items_state = gr.State([])  # the gallery's items: (image, caption, infotext)
+        finished = gr.State(None)  # every result of the last matrix, for History
 
     def start(data: dict, progress=gr.Progress()):
         token = CancelToken()
@@ -62,34 +71,53 @@ def build_compare_tab(studio: Studio, limits) -> gr.Tab:
             request = settings.read(data)
             template = ControlUnit(image=data[image], weight=data[weight], control_mode=data[control_mode],
                                    resize_mode=data[resize_mode])
-            chosen = list(data[conditions] or [])
+            columns = editor.read(data)
             axis = parse_axis(data[y_axis], data[y_values] or "", studio.limits)
             keep = bool(data[keep_copy])
-            labels = [" + ".join(names) for names in parse_columns(chosen, studio.limits.max_units)]
+            labels = [column.label for column in parse_columns(columns, studio.limits)]
             total, done = len(labels) * len(axis.values), {}
 
             def work(on_step, cancel):  # finished cells travel the same queue as the step updates
-                return studio.compare(request, template, chosen, axis, on_step, cancel, keep,
+                return studio.compare(request, template, columns, axis, on_step, cancel, keep,
                                       on_cell=lambda index, result: on_step(CellDone(index, result)))
 
             for item in stream_job(work, token):
                 if isinstance(item, Done):
-                    finished = item.value
-                    yield {matrix: gr.update(value=matrix_items(finished), columns=len(finished.columns)),
-                           grid: matrix_grid(finished), status: _summary(finished)}
+                    whole = item.value
+                    items = matrix_items(whole)
+                    yield {matrix: gr.update(value=[entry[:2] for entry in items], columns=len(whole.columns)),
+                           items_state: items, grid: matrix_grid(whole), status: _summary(whole),
+                           downloads: [str(path) for path in export_matrix(whole, scratch)],
+                           finished: [cell for cell in whole.cells if cell is not None]}
                 elif isinstance(item, CellDone):
                     done[item.index] = item.result
-                    partial = partial_matrix(labels, axis, (request.width, request.height), done)
-                    yield {matrix: gr.update(value=matrix_items(partial), columns=len(labels)),
-                           status: f"Cell {len(done)} of {total} done…"}
+                    items = matrix_items(partial_matrix(labels, axis, (request.width, request.height), done))
+                    yield {matrix: gr.update(value=[entry[:2] for entry in items], columns=len(labels)),
+                           items_state: items, status: f"Cell {len(done)} of {total} done…"}
                 else:
                     progress((item.step, item.total), desc=f"Matrix: {len(done)} of {total} cells done")
 
-    inputs = settings.inputs() | {image, conditions, weight, control_mode, resize_mode, keep_copy, y_axis, y_values}
-    event = run.click(start, inputs=inputs, outputs={matrix, grid, status, cancel_state}, concurrency_id=GPU,
-                      concurrency_limit=1, api_visibility="private")
+    def pick(items: list, shown, event: gr.SelectData):
+        """A clicked cell: its infotext, and the slider set to the cell clicked before it and this one."""
+        chosen = items[event.index]
+        before = shown[1] if shown else chosen.image
+        return chosen.infotext or f"{chosen.caption} (a map: it has no generation settings)", (before, chosen.image)
+
+    def send_back(text: str):
+        if not text or "Steps: " not in text:
+            raise sentence("Click a result cell (not a map) first, then send it.")
+        with user_errors():
+            return {**restore(generate, studio, text), tabs: gr.Tabs(selected="generate")}
+
+    private = {"queue": False, "api_visibility": "private"}
+    inputs = settings.inputs() | editor.inputs | {image, weight, control_mode, resize_mode, keep_copy, y_axis, y_values}
+    event = run.click(start, inputs=inputs, outputs={matrix, grid, status, cancel_state, items_state, downloads, finished},
+                      concurrency_id=GPU, concurrency_limit=1, api_visibility="private")
     wire_stop(stop, cancel_state, event)
-    return tab
+    matrix.select(pick, [items_state, slider], [picked, slider], **private)
+    generate.refresh_previews(send.click(send_back, picked, restore_targets(generate) | {tabs}, **private))
+    editor.show_readiness_on(tab.select)
+    return finished
 
 
 def _summary(done) -> str:

@@ -41,7 +41,8 @@ def read_png_info(path: str | None) -> tuple[str, dict]:
     return text, {"prompt": parsed.prompt, "negative_prompt": parsed.negative_prompt, **parsed.params, "units": parsed.units}
 
 
-def build_history_tab(studio: Studio, generate: GenerateTab, tabs: gr.Tabs) -> gr.Tab:
+def build_history_tab(studio: Studio, generate: GenerateTab, tabs: gr.Tabs, compared: gr.State) -> gr.Tab:
+    """`compared` holds each finished matrix's cells, which land here too."""
     with gr.Tab("History", id="history") as tab:
         entries = gr.State([])
         with gr.Row():
@@ -59,10 +60,12 @@ def build_history_tab(studio: Studio, generate: GenerateTab, tabs: gr.Tabs) -> g
                 info_fields = gr.JSON(label="Fields")
                 send_info = gr.Button("Send to Generate", elem_id="pnginfo-send")
 
-    def remember(result, history: list):
-        if result is None:
+    def remember(results, history: list):
+        """A result (Generate) or a matrix's results (Compare), newest first, capped."""
+        if not results:
             return history, gr.skip()
         new = [HistoryEntry(image, text, result.maps[0] if result.maps else None)
+               for result in (results if isinstance(results, list) else [results])
                for image, text in zip(result.images, result.infotexts)]
         history = (new[::-1] + history)[:HISTORY_LIMIT]
         return history, [(entry.image, entry.infotext.split("\n")[0][:60]) for entry in history]
@@ -81,7 +84,8 @@ def build_history_tab(studio: Studio, generate: GenerateTab, tabs: gr.Tabs) -> g
         with user_errors():
             return read_png_info(path)
 
-    generate.finished.change(remember, [generate.finished, entries], [entries, gallery], queue=False, api_visibility="private")
+    for finished in (generate.finished, compared):
+        finished.change(remember, [finished, entries], [entries, gallery], queue=False, api_visibility="private")
     gallery.select(select, entries, [chosen_text, chosen_map], queue=False, api_visibility="private")
     targets = restore_targets(generate)
     generate.refresh_previews(send.click(send_back, chosen_text, targets | {tabs}, queue=False, api_visibility="private"))

@@ -17,6 +17,9 @@ from ui.models_tab import banner_text, build_models_tab
 from ui.studio import Studio
 
 TITLE = "ControlNet Studio"
+# gradio caps a gallery at 55% of the window with an inner scroll; the matrix must show all its rows at once, and at
+# 1366x768 a 6-column grid's 4 rows (maps + 3) are short enough to read on the page itself.
+CSS = "#compare-gallery .grid-wrap { max-height: none !important; overflow-y: visible !important; }"
 
 
 def build_demo(studio: Studio, access: Access | None = None, queue_size: int = 16, cache_hours: float = 6.0) -> gr.Blocks:
@@ -29,8 +32,8 @@ def build_demo(studio: Studio, access: Access | None = None, queue_size: int = 1
         banner = gr.Markdown(banner_text(engine), elem_id="banner")
         with gr.Tabs(selected="generate") as tabs:
             generate = build_generate_tab(studio, studio.limits)
-            build_compare_tab(studio, studio.limits)
-            build_history_tab(studio, generate, tabs)
+            compared = build_compare_tab(studio, studio.limits, generate, tabs)
+            build_history_tab(studio, generate, tabs, compared)
             operator_row = build_models_tab(engine, annotators, banner, access, studio.controlnet_overrides)
         timer = gr.Timer(2.0)
         timer.tick(lambda: banner_text(engine), None, banner, queue=False, api_visibility="private")

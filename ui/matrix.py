@@ -5,13 +5,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 from diffusers.utils import make_image_grid
 from PIL import Image
 
 from pipelines.axes import PROMPT_SR, UNIT_AXES, Axis
-from pipelines.requests import AUTO, ControlUnit, GenerationRequest, GenerationResult, RequestError
-from preprocessors import PreprocessorError, get_spec
+from pipelines.controlnets import ControlNetStore
+from pipelines.loading import ModelLoadError
+from pipelines.requests import ControlUnit, GenerationRequest, GenerationResult, RequestError
+from preprocessors import PreprocessorError
+from ui.columns import Column, column_unit
 from ui.grid import failure_tile, labelled_grid
 
 MAP_AXES = ("processor_res", "threshold_a", "threshold_b")  # change the map itself: computed once per (column, value)
@@ -46,21 +50,6 @@ def axis_label(axis: Axis, value: object) -> str:
     return f"{axis.name} = {value:g}" if isinstance(value, float) else f"{axis.name} = {value}"
 
 
-def parse_columns(columns: list[str], max_units: int) -> list[list[str]]:
-    """Each column's module names ("canny + depth_midas" is one multi-ControlNet column), every name checked first."""
-    if not isinstance(columns, (list, tuple)) or not columns:
-        raise RequestError("Tick at least one condition to compare.")
-    parsed = []
-    for column in columns:
-        names = [name.strip() for name in str(column).split("+") if name.strip()]
-        if not names or len(names) > max_units:
-            raise RequestError(f"Column {column!r} combines {len(names)} conditions; use 1 to {max_units}.")
-        for name in names:
-            get_spec(name)  # an unknown name is refused before any work
-        parsed.append(names)
-    return parsed
-
-
 def cell_request(request: GenerationRequest, axis: Axis, value: object, units: tuple[ControlUnit, ...]) -> GenerationRequest:
     """The request of one cell: the column's units, the row's value put where its setting lives."""
     if axis.name == PROMPT_SR:
@@ -78,7 +67,7 @@ def check_prompt_sr(request: GenerationRequest, axis: Axis) -> None:
                            "value in the prompt, or change it.")
 
 
-def build_matrix(request: GenerationRequest, template: ControlUnit, columns: list[list[str]], axis: Axis,
+def build_matrix(request: GenerationRequest, template: ControlUnit, columns: list[Column], axis: Axis,
                  build_unit: Callable[[ControlUnit, int], ControlUnit | None]) -> tuple[list[GenerationRequest | None], dict[int, str]]:
     """Every cell's request, row-major, and the sentence of each column whose preprocessor cannot run (its cells are
     None: the rest of the matrix still runs). Maps are made once per column, or once per value when the axis changes
@@ -87,27 +76,45 @@ def build_matrix(request: GenerationRequest, template: ControlUnit, columns: lis
     failures: dict[int, str] = {}
     cells: list[GenerationRequest | None] = []
     for value in axis.values:
-        for number, names in enumerate(columns):
+        for number, column in enumerate(columns):
             key = (number, value if axis.name in MAP_AXES else None)
             if number not in failures and key not in built:
                 try:
-                    built[key] = _column_units(template, names, axis, value, build_unit)
+                    built[key] = _column_units(template, column, axis, value, build_unit)
                 except PreprocessorError as error:  # e.g. its weights are not on this server: say so in its cells
                     failures[number] = str(error)
             cells.append(None if number in failures else cell_request(request, axis, value, built[key]))
     return [None if index % len(columns) in failures else cell for index, cell in enumerate(cells)], failures
 
 
-def _column_units(template: ControlUnit, names: list[str], axis: Axis, value: object,
+def _column_units(template: ControlUnit, column: Column, axis: Axis, value: object,
                   build_unit: Callable[[ControlUnit, int], ControlUnit | None]) -> tuple[ControlUnit, ...]:
-    unit_template = replace(template, **{axis.name: value}) if axis.name in MAP_AXES else template
+    """The column's units preprocessed; a row axis that changes the map wins over the column's own value."""
     units = []
-    for index, name in enumerate(names):
-        unit = build_unit(replace(unit_template, module=name, condition=AUTO, family=""), index)
-        if unit is None:
+    for index, own in enumerate(column.units):
+        unit = column_unit(template, own)
+        if axis.name in MAP_AXES:
+            unit = replace(unit, **{axis.name: value})
+        built = build_unit(unit, index)
+        if built is None:
             raise RequestError("Upload a control image to compare conditions on.")
-        units.append(unit)
+        units.append(built)
     return tuple(units)
+
+
+def controlnet_failures(store: ControlNetStore, cells: list[GenerationRequest | None], width: int,
+                        failures: dict[int, str]) -> dict[int, str]:
+    """Each column's ControlNets loaded before the run (they load on first use anyway), so a column whose ControlNet is
+    missing says so in its cells (naming the model and the fix) while the rest of the matrix runs."""
+    found = {}
+    for number, cell in enumerate(cells[:width]):
+        for unit in cell.units if cell is not None and number not in failures else ():
+            try:
+                store.get(unit.condition, unit.model)
+            except ModelLoadError as error:
+                found[number] = str(error)
+                break
+    return found
 
 
 def column_maps(first_row: list[GenerationResult | None], size: tuple[int, int], failures: dict[int, str]) -> list[Image.Image]:
@@ -140,10 +147,18 @@ def _side_by_side(images: list[Image.Image]) -> Image.Image:
     return make_image_grid([image.convert("RGB").resize(size) for image in images], rows=1, cols=len(images))
 
 
-def matrix_items(matrix: Matrix) -> list[tuple[Image.Image, str]]:
+class Item(NamedTuple):
+    """One gallery item of a matrix: the picture, its caption, and the infotext that regenerates it ("" for a map)."""
+
+    image: Image.Image
+    caption: str
+    infotext: str = ""
+
+
+def matrix_items(matrix: Matrix) -> list[Item]:
     """Row-major with one column per condition: the maps' row first, then each row's cells (every image of a batch);
     a failed column's cells are tiles with its sentence, captioned with it."""
-    items = [(picture, f"{column} · map") for column, picture in zip(matrix.columns, matrix.maps)]
+    items = [Item(picture, f"{column} · map") for column, picture in zip(matrix.columns, matrix.maps)]
     width = len(matrix.columns)
     for row, label in enumerate(matrix.row_labels()):
         cells = matrix.cells[row * width:(row + 1) * width]
@@ -151,15 +166,16 @@ def matrix_items(matrix: Matrix) -> list[tuple[Image.Image, str]]:
             for number, (column, cell) in enumerate(zip(matrix.columns, cells)):
                 if cell is None:
                     why = matrix.failures.get(number, PENDING)
-                    items.append((failure_tile(matrix.size, why), f"{column} · {why}"))
+                    items.append(Item(failure_tile(matrix.size, why), f"{column} · {why}"))
                 else:
-                    items.append((cell.images[image_index],
-                                  " · ".join(filter(None, (column, label, f"seed {cell.seeds[image_index]}")))))
+                    items.append(Item(cell.images[image_index],
+                                      " · ".join(filter(None, (column, label, f"seed {cell.seeds[image_index]}"))),
+                                      cell.infotexts[image_index]))
     return items
 
 
 def matrix_grid(matrix: Matrix) -> Image.Image:
-    """The labelled grid PNG: maps on top, a caption per column and per row; its metadata is the first cell's infotext."""
+    """The labelled grid PNG: maps on top, a caption per column and per row; its metadata lists the axes."""
     width = len(matrix.columns)
     columns = []
     for number, column in enumerate(matrix.columns):
@@ -169,4 +185,17 @@ def matrix_grid(matrix: Matrix) -> Image.Image:
     first = next(cell for cell in matrix.cells if cell is not None)
     rows = ["map"] + [label or f"seed {first.seeds[i]}" for label in matrix.row_labels() for i in range(matrix.batch)]
     return labelled_grid(columns, row_labels=rows if len(rows) > 2 or matrix.axis.name != "none" else None,
-                         parameters=first.infotexts[0])
+                         parameters=grid_parameters(matrix, first.infotexts[0]))
+
+
+def grid_parameters(matrix: Matrix, first_infotext: str) -> str:
+    """The first cell's infotext (so the grid regenerates that cell, as A1111's XYZ grids do) with the axes appended
+    as quoted A1111 fields: `XY columns: "canny | depth_midas", XY rows: "weight: 0.4, 0.7, 1"`."""
+    def quoted(text: str) -> str:
+        return '"' + text.replace('"', "'") + '"'
+
+    fields = [f"XY columns: {quoted(' | '.join(matrix.columns))}"]
+    if matrix.axis.name != "none":
+        values = ", ".join(f"{value:g}" if isinstance(value, float) else str(value) for value in matrix.axis.values)
+        fields.append(f"XY rows: {quoted(f'{matrix.axis.name}: {values}')}")
+    return f"{first_infotext}, {', '.join(fields)}"

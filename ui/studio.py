@@ -30,7 +30,8 @@ from pipelines.requests import (
     check_unit_settings,
 )
 from preprocessors import Preprocessors, get_spec, pixel_perfect_resolution, resolve_thresholds
-from ui.matrix import NO_AXIS, Matrix, build_matrix, cell_request, check_prompt_sr, column_maps, parse_columns
+from ui.columns import parse_columns
+from ui.matrix import NO_AXIS, Matrix, build_matrix, cell_request, check_prompt_sr, column_maps, controlnet_failures
 from ui.uploads import open_upload
 
 log = logging.getLogger(__name__)
@@ -143,12 +144,13 @@ class Studio:
             return self.engine.get().generate(replace(request, units=built), on_step=on_step, cancel=cancel,
                                               save=self._keep(keep_copy))
 
-    def compare(self, request: GenerationRequest, template: ControlUnit, columns: list[str], axis: Axis = NO_AXIS,
+    def compare(self, request: GenerationRequest, template: ControlUnit, columns: list, axis: Axis = NO_AXIS,
                 on_step: Callable[[StepUpdate], None] | None = None, cancel: CancelToken | None = None,
                 keep_copy: bool | None = None, on_cell: Callable[[int, GenerationResult], None] | None = None) -> Matrix:
-        """The XY matrix: columns of conditions (or combinations) crossed with one setting's values, same prompt and
-        seed; every cell a request the engine can batch. Everything refusable is refused before any preprocessing."""
-        parsed = parse_columns(columns, self.limits.max_units)
+        """The XY matrix: columns of conditions (or combinations, each unit with its own settings) crossed with one
+        setting's values, same prompt and seed; every cell a request the engine can batch. Everything refusable is
+        refused before any preprocessing; a column whose preprocessor or ControlNet cannot load says so in its cells."""
+        parsed = parse_columns(columns, self.limits)
         count = len(parsed) * len(axis.values)
         if count > self.limits.max_matrix_cells:
             raise RequestError(f"This matrix has {len(parsed)} columns x {len(axis.values)} rows = {count} cells; this server "
@@ -159,15 +161,18 @@ class Studio:
         with self._one_job("compare"):
             cells, failures = build_matrix(request, template, parsed, axis, lambda unit, index: self.build_unit(
                 unit, request.width, request.height, index, cancel))
+            engine = self.engine.get()
+            failures |= controlnet_failures(engine.controlnets, cells, len(parsed), failures)
+            cells = [None if index % len(parsed) in failures else cell for index, cell in enumerate(cells)]
             runnable = [index for index, cell in enumerate(cells) if cell is not None]
             if not runnable:
                 raise RequestError(next(iter(failures.values())))
-            done = self.engine.get().matrix([cells[index] for index in runnable], on_step=on_step, cancel=cancel,
-                                            save=self._keep(keep_copy),
-                                            on_cell=on_cell and (lambda number, result: on_cell(runnable[number], result)))
+            done = engine.matrix([cells[index] for index in runnable], on_step=on_step, cancel=cancel,
+                                 save=self._keep(keep_copy),
+                                 on_cell=on_cell and (lambda number, result: on_cell(runnable[number], result)))
         results: list[GenerationResult | None] = [None] * len(cells)
         for index, result in zip(runnable, done):
             results[index] = result
         size = (request.width, request.height)
-        return Matrix(columns=[" + ".join(names) for names in parsed], axis=axis, cells=results, failures=failures, size=size,
+        return Matrix(columns=[column.label for column in parsed], axis=axis, cells=results, failures=failures, size=size,
                       maps=column_maps(results[:len(parsed)], size, failures))

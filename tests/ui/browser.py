@@ -67,3 +67,19 @@ def shown(page, elem_id: str, kind: str):
     if kind == "checkbox":
         return page.locator(f"#{elem_id} input[type=checkbox]").is_checked()
     return page.locator(f"#{elem_id} input, #{elem_id} textarea").first.input_value()
+
+
+def set_columns(page, columns: list[str], families: tuple[str, ...] = ()) -> None:
+    """Replace the Compare tab's columns as a user does: clear, add each (a + b: pick both, then Add), then families."""
+    table = page.locator("#compare-columns")
+    page.locator("#compare-clear").click()
+    table.get_by_test_id("cell-0-0").wait_for(state="detached")
+    for row, column in enumerate(columns):
+        for name in column.split("+"):
+            choose(page, "compare-add", name.strip())
+            page.keyboard.press("Escape")  # close the multiselect's list
+        page.locator("#compare-add-button").click()
+        table.get_by_test_id(f"cell-{row}-0").get_by_text(column, exact=True).wait_for()
+    for family in families:
+        choose(page, "compare-family", family)
+        page.locator("#compare-add-family").click()

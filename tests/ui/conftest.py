@@ -86,3 +86,17 @@ def client(app):
     from gradio_client import Client
 
     return Client(app.url, verbose=False)
+
+
+@pytest.fixture(scope="session")
+def tiny_studio():
+    """A studio in this process on the tiny model (loaded), offline, for matrix tests that need no server."""
+    from pipelines.engine import Engine
+    from pipelines.lazy import LazyEngine
+    from pipelines.limits import DEFAULT_LIMITS
+    from preprocessors import Preprocessors
+    from ui.studio import Studio
+
+    engine = LazyEngine("tiny", lambda model: Engine.load(model, device="cpu", taesd=False))
+    engine.start().join(timeout=120)
+    return Studio(engine, Preprocessors(device="cpu", offline=True), DEFAULT_LIMITS, [])

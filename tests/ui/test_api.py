@@ -99,8 +99,8 @@ def test_api_files_older_than_an_hour_are_pruned_and_metadata_kept():
     image = Image.new("RGB", (8, 8))
     image.info["parameters"] = "a house\nSteps: 3"
     old = files.save(image, "old")["path"]
-    stale = time.time() - files.KEEP_S - 60
-    os.utime(old, (stale, stale))
+    stale = time.time() - files.scratch.KEEP_S - 60
+    os.utime(os.path.dirname(old), (stale, stale))  # each file sits in its own random folder
     recent = files.save(image, "recent")["path"]
-    assert not os.path.exists(old)
+    assert not os.path.exists(old) and not os.path.exists(os.path.dirname(old))
     assert Image.open(recent).info["parameters"] == "a house\nSteps: 3"

@@ -38,7 +38,7 @@ def test_sigterm_closes_the_server_and_removes_its_temporary_files(tmp_path, dra
     try:
         client = Client(app.url, verbose=False, download_files=str(tmp_path / "downloads"))
         client.predict(handle_file(drawing_path), module="canny", processor_res=64, api_name="/preprocess")
-        assert list(server_tmp.glob("studio-api-*/*.png")), "the API writes its images under the server's TMPDIR"
+        assert list(server_tmp.glob("studio-api-*/*/*.png")), "the API writes its images under the server's TMPDIR"
     finally:
         app.stop()  # SIGTERM, as docker stop and systemd send
     assert app.process.returncode == 0, app.log()[-2000:]

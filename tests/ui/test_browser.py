@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.ui.browser import SHOTS, TIMEOUT_MS, absolute, download, image_src, set_number
+from tests.ui.browser import SHOTS, TIMEOUT_MS, absolute, download, image_src, set_columns, set_number
 
 pytestmark = pytest.mark.browser
 
@@ -43,13 +43,8 @@ def test_artist_session(page, app, drawing_path):
     # Compare three conditions.
     page.get_by_role("tab", name="Compare").click()
     page.locator("#compare-image input[type=file]").set_input_files(drawing_path)
-    boxes = page.locator("#compare-conditions input[type=checkbox]")
-    wanted = {"canny", "lineart_standard", "softedge_pidinet"}
-    for index in range(boxes.count()):
-        box = boxes.nth(index)
-        name = box.evaluate("el => el.closest('label').innerText.trim()")
-        if box.is_checked() != (name in wanted):
-            box.click()
+    wanted = ["canny", "lineart_standard", "softedge_pidinet"]
+    set_columns(page, wanted)
     page.locator("#cmp-prompt textarea").fill("a cozy cabin, watercolor")
     for elem_id, value in (("cmp-steps", 2), ("cmp-width", 128), ("cmp-height", 128), ("cmp-seed", 7)):
         set_number(page, elem_id, value)

@@ -10,7 +10,7 @@ from preprocessors import get_spec
 from preprocessors.registry import ANNOTATORS
 from tests.fakehub import add_file
 from tests.server import start_app
-from ui.compare_tab import default_conditions
+from ui.columns_editor import default_conditions
 
 pytestmark = pytest.mark.server
 RUNNABLE = ("canny", "softedge_pidinet")  # canny needs no weights; PiDiNet's are the only ones in this cache

@@ -30,7 +30,7 @@ def test_readme_api_examples_run(app, drawing_path, capsys):
     assert len(namespace["images"]) == 2
     assert namespace["infotext"].splitlines()[-1].startswith("Steps: 4, Sampler: Euler a")
     captions = namespace["captions"]  # 3 columns (one a combination) x the maps' row and 2 weights
-    assert captions[:3] == ["canny · map", "lineart_standard · map", "canny + invert · map"] and len(captions) == 9
+    assert captions[:3] == ["canny · map", "lineart_standard (res 256) · map", "canny + invert · map"] and len(captions) == 9
     assert captions[8] == "canny + invert · weight = 1 · seed 7"
     assert namespace["fields"]["Seed"] == "42"
     printed = capsys.readouterr().out
