@@ -17,6 +17,10 @@ import torch
 from pipelines.control_maps import soft_injection_scales
 
 
+class GenerationError(RuntimeError):
+    """A job that failed for a reason the user can act on (memory, numerics); the engine stays usable."""
+
+
 class JobCancelled(Exception):
     """Raised between steps when the user pressed Stop."""
 

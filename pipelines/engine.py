@@ -14,7 +14,8 @@ from PIL import Image
 from pipelines.cancel import CancelToken, JobTimedOut
 from pipelines.control_maps import fit_map
 from pipelines.controlnets import CONTROLNET_MODELS, ControlNetStore, load_controlnet
-from pipelines.denoise import JobCancelled, PreparedUnit, Row, denoise
+from pipelines.decode import decode_latents
+from pipelines.denoise import GenerationError, JobCancelled, PreparedUnit, Row, denoise
 from pipelines.infotext import build_infotext
 from pipelines.limits import DEFAULT_LIMITS, Limits
 from pipelines.loading import BaseModel, load_base, move, resolve_device
@@ -27,12 +28,7 @@ from pipelines.samplers import build_scheduler
 from pipelines.speed import DraftMode, PreviewDecoder, optimize_for_cuda, warm_up
 
 log = logging.getLogger(__name__)
-DECODE_BATCH = 4
 __all__ = ["Engine", "GenerationError", "JobCancelled", "JobTimedOut", "CancelToken", "StepUpdate"]
-
-
-class GenerationError(RuntimeError):
-    """A job that failed for a reason the user can act on (memory, numerics); the engine stays usable."""
 
 
 @dataclass(frozen=True)
@@ -134,12 +130,14 @@ class Engine:
         for index, cell in enumerate(cells):
             groups.setdefault(_batch_key(cell), []).append(index)
         results: list[GenerationResult | None] = [None] * len(cells)
+        prompts: dict[tuple[str, str], tuple] = {}  # each distinct prompt is encoded once for the whole matrix
         per_batch = max(1, self.matrix_batch // cells[0].batch_size)  # cells whose rows fill one UNet batch
         for group in groups.values():
             for start in range(0, len(group), per_batch):  # decoded batch by batch, so finished cells can be shown
                 indexes = group[start:start + per_batch]
                 batch = [(cells[i], cells[i].units, _batch_seeds(cells[i])) for i in indexes]
-                for index, result in zip(indexes, self._run(replace(cells[indexes[0]], units=()), batch, on_step, cancel, save)):
+                for index, result in zip(indexes, self._run(replace(cells[indexes[0]], units=()), batch, on_step, cancel, save,
+                                                                  prompts)):
                     results[index] = result
                     if on_cell is not None:
                         on_cell(index, result)
@@ -182,13 +180,14 @@ class Engine:
         prepared = PreparedUnit(net, tensor, float(unit.weight), float(unit.guidance_start), float(unit.guidance_end), unit.control_mode)
         return prepared, fitted, model_id
 
-    def _run(self, request: GenerationRequest, cells, on_step, cancel, save: bool = True) -> list[GenerationResult]:
+    def _run(self, request: GenerationRequest, cells, on_step, cancel, save: bool = True,
+             prompts: dict | None = None) -> list[GenerationResult]:
         """Render under the lock; out of GPU memory, evict the ControlNets this job does not use and try once more."""
         with self._lock:
             try:
                 retry = False
                 try:
-                    bookkeeping, images = self._render(request, cells, on_step, cancel)
+                    bookkeeping, images = self._render(request, cells, on_step, cancel, prompts)
                 except torch.OutOfMemoryError:
                     if not self._evict_idle_controlnets(cells):
                         raise
@@ -196,7 +195,7 @@ class Engine:
                 if retry:
                     free_memory(self.base.device)
                     log.warning("out of GPU memory: evicted idle ControlNets, rendering again")
-                    bookkeeping, images = self._render(request, cells, on_step, cancel)
+                    bookkeeping, images = self._render(request, cells, on_step, cancel, prompts)
             except JobCancelled:
                 if cancel is None:
                     raise
@@ -211,10 +210,15 @@ class Engine:
                 return_heap()
         return self._results(bookkeeping, images, save)
 
-    def _render(self, request: GenerationRequest, cells, on_step, cancel):
-        """Encode the prompt once, denoise every (cell, seed) row in batches, decode."""
+    def _render(self, request: GenerationRequest, cells, on_step, cancel, prompts: dict | None = None):
+        """Encode the prompt once (`prompts` keeps encodings across a matrix's batches), denoise every (cell, seed) row
+        in batches, decode."""
         base = self.base
-        cond, uncond = encode_prompt_pair(base.text_encoder, base.tokenizer, request.prompt, request.negative_prompt, base.device)
+        prompts = {} if prompts is None else prompts
+        key = (request.prompt, request.negative_prompt)
+        if key not in prompts:
+            prompts[key] = encode_prompt_pair(base.text_encoder, base.tokenizer, request.prompt, request.negative_prompt, base.device)
+        cond, uncond = prompts[key]
         rows, bookkeeping = [], []
         for cell_request, units, seeds in cells:
             prepared = [self._prepare_unit(unit, request.width, request.height) for unit in units]
@@ -224,7 +228,7 @@ class Engine:
             bookkeeping.append((cell_request, prepared, seeds))
         with self.draft.active(request.draft):
             latents = self._denoise_in_batches(request, rows, cond, uncond, on_step, cancel)
-        return bookkeeping, self._decode(latents, cancel)
+        return bookkeeping, decode_latents(self.base.vae, latents, cancel)
 
     def _evict_idle_controlnets(self, cells) -> bool:
         """Resident ControlNets are a cache: when memory runs short, the ones this job does not need go first."""
@@ -258,34 +262,6 @@ class Engine:
         if torch.isnan(latents).any():
             raise GenerationError("The model produced invalid values (NaN) while denoising; try another sampler, seed or CFG scale.")
         return latents
-
-    def _decode(self, latents: torch.Tensor, cancel: CancelToken | None = None) -> list[Image.Image]:
-        """A few images at a time: the decoder's activations for a whole condition matrix took gigabytes at once."""
-        images = []
-        for start in range(0, len(latents), DECODE_BATCH):
-            if cancel is not None and cancel.cancelled:
-                raise JobCancelled()
-            images.extend(self._decode_chunk(latents[start:start + DECODE_BATCH]))
-        return images
-
-    def _decode_chunk(self, latents: torch.Tensor) -> list[Image.Image]:
-        """Decode to PIL; a NaN decode (the fp16 black-image failure) is retried in fp32, never returned."""
-        from diffusers.image_processor import VaeImageProcessor
-
-        vae = self.base.vae
-        with torch.inference_mode():
-            pixels = vae.decode(latents.to(vae.dtype) / vae.config.scaling_factor, return_dict=False)[0]
-            if torch.isnan(pixels).any():
-                log.warning("VAE decode gave NaN in %s; decoding again in float32", vae.dtype)
-                original = vae.dtype
-                vae.to(torch.float32)
-                try:
-                    pixels = vae.decode(latents.float() / vae.config.scaling_factor, return_dict=False)[0]
-                finally:
-                    vae.to(original)
-                if torch.isnan(pixels).any():
-                    raise GenerationError("The VAE produced an invalid (NaN) image even in float32; try another seed or model.")
-        return VaeImageProcessor(vae_scale_factor=8).postprocess(pixels.float(), output_type="pil")
 
     def _results(self, bookkeeping, images: list[Image.Image], save: bool = True) -> list[GenerationResult]:
         results, cursor = [], 0

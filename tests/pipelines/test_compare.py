@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from pipelines.infotext import parse_infotext
 from tests.pipelines.helpers import make_request, pixel_diff
 
@@ -48,3 +50,19 @@ def test_compare_with_a_random_seed_shares_one_concrete_seed(engine, control_ima
     cells = engine.compare(make_request(control_image, units=(), seed=-1, steps=2), _units(control_image)[:2])
     assert cells[0].seeds == cells[1].seeds and cells[0].seeds[0] >= 0
     assert cells[0].request.seed == cells[1].request.seed == cells[0].seeds[0]
+
+
+def test_a_matrix_encodes_each_distinct_prompt_once_across_its_batches(engine, control_image, monkeypatch):
+    import pipelines.engine as engine_module
+
+    calls = []
+    real = engine_module.encode_prompt_pair
+    monkeypatch.setattr(engine_module, "encode_prompt_pair", lambda *args: calls.append(args[2]) or real(*args))
+    base = make_request(control_image, units=(), seed=5, steps=1)
+    unit = _units(control_image)[0]
+    cells = [replace(base, prompt=prompt, units=(replace(unit, weight=weight),))
+             for prompt in ("a house", "a tower") for weight in (0.2, 0.4, 0.6, 0.8, 1.0)]
+    monkeypatch.setattr(engine, "matrix_batch", 2)  # five cells per prompt: three UNet batches each
+    results = engine.matrix(cells, save=False)
+    assert [result.request.prompt for result in results] == [cell.prompt for cell in cells]
+    assert sorted(calls) == ["a house", "a tower"]

@@ -32,7 +32,7 @@ def test_nan_decode_in_low_precision_is_retried_in_float32(own_engine, request_a
     vae.to(torch.bfloat16)
     decode, calls = nan_unless_float32(vae)
     monkeypatch.setattr(vae, "decode", decode)
-    with caplog.at_level(logging.WARNING, logger="pipelines.engine"):
+    with caplog.at_level(logging.WARNING, logger="pipelines.decode"):
         result = own_engine.generate(request)
     assert calls == [torch.bfloat16, torch.float32]
     image = np.asarray(result.images[0])
