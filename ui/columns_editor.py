@@ -29,7 +29,8 @@ def default_conditions() -> list[str]:
 
 
 def all_conditions() -> list[str]:
-    return [name for family, names in families().items() if family != "Other" for name in names]
+    """Every preprocessor a column can run on the control image (a ready map is added as its own column instead)."""
+    return [name for names in families().values() for name in names if name != "none"]
 
 
 def blank_row(condition: str) -> list:

@@ -66,7 +66,7 @@ def build_compare_tab(studio: Studio, limits, generate: GenerateTab, tabs: gr.Ta
 
     def start(data: dict, progress=gr.Progress()):
         token = CancelToken()
-        yield {cancel_state: token}
+        yield {cancel_state: token, picked: "", slider: None, downloads: None, grid: None}  # nothing of the last run stays
         with user_errors():
             request = settings.read(data)
             template = ControlUnit(image=data[image], weight=data[weight], control_mode=data[control_mode],
@@ -111,9 +111,10 @@ def build_compare_tab(studio: Studio, limits, generate: GenerateTab, tabs: gr.Ta
 
     private = {"queue": False, "api_visibility": "private"}
     inputs = settings.inputs() | editor.inputs | {image, weight, control_mode, resize_mode, keep_copy, y_axis, y_values}
-    event = run.click(start, inputs=inputs, outputs={matrix, grid, status, cancel_state, items_state, downloads, finished},
+    event = run.click(start, inputs=inputs, outputs={matrix, grid, status, cancel_state, items_state, downloads, finished, picked, slider},
                       concurrency_id=GPU, concurrency_limit=1, api_visibility="private")
     wire_stop(stop, cancel_state, event)
+    stop.click(lambda: "Stopped. The finished cells stay above; the others did not run.", None, status, **private)
     matrix.select(pick, [items_state, slider], [picked, slider], **private)
     generate.refresh_previews(send.click(send_back, picked, restore_targets(generate) | {tabs}, **private))
     editor.show_readiness_on(tab.select)

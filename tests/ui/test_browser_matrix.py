@@ -94,3 +94,28 @@ def test_a_family_matrix_streams_its_cells_and_every_cell_can_be_reused(page, ap
 
     page.get_by_role("tab", name="History").click()  # the matrix's cells landed in History
     page.wait_for_function("() => document.querySelectorAll('#history-gallery img').length >= 12")
+
+
+def test_stop_keeps_the_finished_cells(page, app, drawing_path):
+    page.get_by_role("tab", name="Compare").click()
+    page.locator("#compare-image input[type=file]").set_input_files(drawing_path)
+    set_columns(page, ["canny", "invert"])
+    choose(page, "compare-y-axis", "seed")
+    page.locator("#compare-y-values input").fill("1-5")
+    for elem_id, value in (("cmp-steps", 60), ("cmp-width", 128), ("cmp-height", 128)):
+        set_number(page, elem_id, value)
+    page.locator("#compare-button").click()
+    # 10 cells: a UNet batch of 8, then one of 2; Stop while the second one runs
+    page.wait_for_function("() => /Cell 8 of 10 done/.test(document.querySelector('#compare-status')?.innerText)",
+                           timeout=TIMEOUT_MS)
+    page.locator("#compare-stop").click()
+    page.wait_for_function("() => document.querySelector('#compare-status')?.innerText.startsWith('Stopped')")
+    page.wait_for_function("() => document.querySelector('#compare-gallery [data-testid=status-tracker]')"
+                           "?.classList.contains('hide')")  # the job has ended: the cells are not under its progress bar
+    captions = page.locator("#compare-gallery").inner_text()
+    page.screenshot(path=str(SHOTS / "matrix-stopped.png"), full_page=True)
+    for seed in (1, 2, 3, 4):
+        assert f"canny · seed = {seed} · seed {seed}" in captions and f"invert · seed = {seed} · seed {seed}" in captions
+    assert captions.count("running…") == 2  # the two cells of the stopped batch
+    assert page.locator("#compare-infotext textarea").input_value() == ""  # the last run's clicked cell went with it
+    assert page.locator("#compare-downloads tr").count() == 0
