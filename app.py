@@ -126,6 +126,7 @@ def main(argv: list[str] | None = None) -> None:
     from pipelines.lazy import LazyEngine
     from pipelines.limits import Limits
     from preprocessors import Preprocessors
+    from serving import LocalBackend
     from ui.access import Access
     from ui.disk import start_sweeper
     from ui.layout import CSS, build_demo
@@ -148,7 +149,7 @@ def main(argv: list[str] | None = None) -> None:
                                max_map_aspect=limits.max_map_aspect)
     access = Access(local_only=local_only(args.host, args.share, bool(logins)), admins=frozenset(args.admin),
                     max_jobs_per_visitor=args.max_jobs_per_visitor)
-    studio = Studio(engine, annotators, limits, [Path(folder).resolve() for folder in args.models_dir],
+    studio = Studio(LocalBackend(engine, annotators), limits, [Path(folder).resolve() for folder in args.models_dir],
                     controlnet_overrides=overrides, any_hub_model=args.allow_hub_models, keep_copies=access.local_only)
     demo = build_demo(studio, access, queue_size=args.queue_size, cache_hours=args.cache_hours)
     engine.start()

@@ -115,3 +115,30 @@ class ControlNetStore:
     def clear(self) -> None:
         with self._lock:
             self._nets.clear()
+
+
+CONTROLNET_MB = 1445  # a v1.1 SD1.5 ControlNet's fp32 .safetensors (the fp16 variant is half)
+
+
+def controlnet_needs(store: ControlNetStore, tiny: bool, condition: str, model: str | None,
+                     offline: bool) -> list[tuple[str, str]]:
+    """What a unit's ControlNet needs before a run: nothing (resident, built in, on disk, cached), a download (which,
+    how big), or why it cannot run here; read from the local cache only, nothing is fetched."""
+    from huggingface_hub import try_to_load_from_cache
+
+    try:
+        model_id = store.model_id(condition, model or None)
+    except ModelLoadError as error:
+        return [("cannot run", str(error))]
+    if model_id in store.resident() or (tiny and model_id == CONTROLNET_MODELS.get(condition)):
+        return []  # the tiny model brings its own tiny ControlNets
+    if Path(model_id).expanduser().exists():
+        return []
+    if names_a_path(model_id):
+        return [("cannot run", f"no ControlNet file or folder at {model_id}.")]
+    if isinstance(try_to_load_from_cache(model_id, "config.json"), str):
+        return []
+    if offline:
+        return [("cannot run", f"ControlNet {model_id} is not downloaded and this server is offline. "
+                               f"Fetch with `hf download {model_id}`.")]
+    return [("download", f"ControlNet {model_id} (~{CONTROLNET_MB / 1000:.1f} GB)")]

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import gradio as gr
 
-from pipelines.lazy import LazyEngine
-from preprocessors import Preprocessors
 from ui.access import Access
 from ui.api import register_api
 from ui.compare_tab import build_compare_tab
@@ -24,20 +22,19 @@ CSS = "#compare-gallery .grid-wrap { max-height: none !important; overflow-y: vi
 
 def build_demo(studio: Studio, access: Access | None = None, queue_size: int = 16, cache_hours: float = 6.0) -> gr.Blocks:
     """Build the Blocks app around one Studio (which holds the one engine)."""
-    engine: LazyEngine = studio.engine
-    annotators: Preprocessors = studio.annotators
+    backend = studio.backend
     access = access or Access()
     with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=cache_schedule(cache_hours)) as demo:
         gr.Markdown(f"# {TITLE}\nType a prompt, upload a control image, pick a condition — then compare conditions side by side.")
-        banner = gr.Markdown(banner_text(engine), elem_id="banner")
+        banner = gr.Markdown(banner_text(backend), elem_id="banner")
         with gr.Tabs(selected="generate") as tabs:
             generate = build_generate_tab(studio, studio.limits)
             compared = build_compare_tab(studio, studio.limits, generate, tabs)
             build_history_tab(studio, generate, tabs, compared)
-            operator_row = build_models_tab(engine, annotators, banner, access, studio.controlnet_overrides)
+            operator_row = build_models_tab(backend, banner, access, studio.controlnet_overrides)
         timer = gr.Timer(2.0)
-        timer.tick(lambda: banner_text(engine), None, banner, queue=False, api_visibility="private")
-        demo.load(lambda: banner_text(engine), None, banner, queue=False, api_visibility="private")
+        timer.tick(lambda: banner_text(backend), None, banner, queue=False, api_visibility="private")
+        demo.load(lambda: banner_text(backend), None, banner, queue=False, api_visibility="private")
 
         def operator_view(request: gr.Request):
             return gr.update(visible=access.is_operator(request))

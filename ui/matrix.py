@@ -11,10 +11,10 @@ from diffusers.utils import make_image_grid
 from PIL import Image
 
 from pipelines.axes import PROMPT_SR, UNIT_AXES, Axis
-from pipelines.controlnets import ControlNetStore
 from pipelines.loading import ModelLoadError
 from pipelines.requests import ControlUnit, GenerationRequest, GenerationResult, RequestError
 from preprocessors import PreprocessorError
+from serving import Backend
 from ui.columns import Column, column_unit
 from ui.grid import failure_tile, labelled_grid
 
@@ -102,7 +102,7 @@ def _column_units(template: ControlUnit, column: Column, axis: Axis, value: obje
     return tuple(units)
 
 
-def controlnet_failures(store: ControlNetStore, cells: list[GenerationRequest | None], width: int,
+def controlnet_failures(backend: Backend, cells: list[GenerationRequest | None], width: int,
                         failures: dict[int, str]) -> dict[int, str]:
     """Each column's ControlNets loaded before the run (they load on first use anyway), so a column whose ControlNet is
     missing says so in its cells (naming the model and the fix) while the rest of the matrix runs."""
@@ -110,7 +110,7 @@ def controlnet_failures(store: ControlNetStore, cells: list[GenerationRequest | 
     for number, cell in enumerate(cells[:width]):
         for unit in cell.units if cell is not None and number not in failures else ():
             try:
-                store.get(unit.condition, unit.model)
+                backend.load_controlnet(unit.condition, unit.model)
             except ModelLoadError as error:
                 found[number] = str(error)
                 break

@@ -5,17 +5,16 @@ from __future__ import annotations
 import gradio as gr
 
 from pipelines.controlnets import CONTROLNET_MODELS
-from pipelines.lazy import LazyEngine
 from pipelines.tiny import UNTRAINED_NOTICE
-from preprocessors import Preprocessors
+from serving import Backend
 from ui.access import Access
 from ui.concurrency import GPU
 from ui.errors import user_errors
 
 
-def banner_text(engine: LazyEngine) -> str:
+def banner_text(backend: Backend) -> str:
     """The line at the top of every page: loading, failed (and how to fix), or the untrained notice."""
-    state = engine.state
+    state = backend.state
     if state.phase == "loading":
         return f"**Loading.** {state.message} The page works meanwhile; jobs start when the model is ready."
     if state.phase == "failed":
@@ -27,24 +26,22 @@ def banner_text(engine: LazyEngine) -> str:
     return ""
 
 
-def controlnet_rows(engine: LazyEngine, overrides: dict[str, str] | None = None) -> list[list[str]]:
+def controlnet_rows(backend: Backend, overrides: dict[str, str] | None = None) -> list[list[str]]:
     """The ControlNet each condition really uses (an operator's --controlnet override wins) and whether it is loaded."""
-    resident = set()
-    if engine.state.phase == "ready":
-        resident = set(engine.get().controlnets.resident())
+    resident = set(backend.status().get("controlnets", ()))
     used = {**CONTROLNET_MODELS, **(overrides or {})}
     return [[condition, repo, "resident" if repo in resident else "loads on first use"] for condition, repo in used.items()]
 
 
-def annotator_rows(annotators: Preprocessors) -> list[list[str]]:
+def annotator_rows(backend: Backend) -> list[list[str]]:
     rows = []
-    for status in annotators.status():
+    for status in backend.preprocessor_states():
         fix = getattr(status, "command", "") or ""
         rows.append([status.name, status.family, status.state, fix])
     return rows
 
 
-def build_models_tab(engine: LazyEngine, annotators: Preprocessors, banner: gr.Markdown, access: Access,
+def build_models_tab(backend: Backend, banner: gr.Markdown, access: Access,
                      overrides: dict[str, str] | None = None) -> gr.Row:
     """The tab; returns the row of operator actions, shown only to the operator (see Access)."""
     with gr.Tab("Models", id="models") as tab:
@@ -58,28 +55,23 @@ def build_models_tab(engine: LazyEngine, annotators: Preprocessors, banner: gr.M
             use_tiny = gr.Button("Use the built-in tiny model", elem_id="use-tiny")
 
     def summary_value() -> dict:
-        state = engine.state
-        info = {"model": state.model, "phase": state.phase, "message": state.message}
-        if state.phase == "ready":
-            info.update(engine.get().status())
-        return info
+        state = backend.state
+        return {"model": state.model, "phase": state.phase, "message": state.message, **backend.status()}
 
     def refresh_all():
-        return summary_value(), controlnet_rows(engine, overrides), annotator_rows(annotators)
+        return summary_value(), controlnet_rows(backend, overrides), annotator_rows(backend)
 
     def unload_all(request: gr.Request):
         access.require_operator(request)  # hidden buttons can still be called by their event id
         with user_errors():
-            if engine.state.phase == "ready":
-                engine.get().unload_controlnets()
-            annotators.unload()
+            backend.unload()
         return refresh_all()
 
     def switch_to_tiny(request: gr.Request):
         access.require_operator(request)
         with user_errors():
-            engine.switch("tiny")
-        return (*refresh_all(), banner_text(engine))
+            backend.switch("tiny")
+        return (*refresh_all(), banner_text(backend))
 
     outputs = [summary, controlnets, annotator_table]
     tab.select(refresh_all, None, outputs, queue=False, api_visibility="private")

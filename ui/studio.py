@@ -15,7 +15,6 @@ from PIL import Image
 from pipelines.axes import Axis
 from pipelines.controlnets import CONDITIONS, CONTROLNET_MODELS
 from pipelines.engine import CancelToken, StepUpdate
-from pipelines.lazy import LazyEngine
 from pipelines.limits import Limits
 from pipelines.loading import PICKLE_SUFFIXES
 from pipelines.requests import (
@@ -29,7 +28,8 @@ from pipelines.requests import (
     check_settings,
     check_unit_settings,
 )
-from preprocessors import Preprocessors, get_spec, pixel_perfect_resolution, resolve_thresholds
+from preprocessors import get_spec, pixel_perfect_resolution, resolve_thresholds
+from serving import Backend
 from ui.columns import parse_columns
 from ui.matrix import NO_AXIS, Matrix, build_matrix, cell_request, check_prompt_sr, column_maps, controlnet_failures
 from ui.uploads import open_upload
@@ -40,10 +40,9 @@ _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 @dataclass
 class Studio:
-    """The engine, the preprocessors and the rules for user-supplied model paths, wired once by app.py."""
+    """The backend, the server's limits and the rules for user-supplied model paths, wired once by app.py."""
 
-    engine: LazyEngine
-    annotators: Preprocessors
+    backend: Backend  # where the engine and the preprocessors run (this process, or Ray Serve replicas)
     limits: Limits
     model_roots: list[Path] = field(default_factory=list)
     controlnet_overrides: dict[str, str] = field(default_factory=dict)
@@ -59,7 +58,8 @@ class Studio:
         picture = open_upload(image)
         if picture is None:
             raise RequestError("Upload a control image first.")
-        return self.annotators.run(module, picture, processor_res=processor_res, threshold_a=threshold_a, threshold_b=threshold_b)
+        return self.backend.preprocess(module, picture, processor_res=processor_res, threshold_a=threshold_a,
+                                       threshold_b=threshold_b)
 
     def checked_model(self, model: str) -> str | None:
         """A user-chosen ControlNet: a hub id, or a .safetensors/folder inside the allowed model folders."""
@@ -103,8 +103,8 @@ class Studio:
         if cancel is not None:
             cancel.raise_if_cancelled()
         threshold_a, threshold_b = resolve_thresholds(spec, checked.threshold_a, checked.threshold_b)
-        control = self.annotators.run(checked.module, picture, processor_res=resolution, threshold_a=threshold_a,
-                                      threshold_b=threshold_b)
+        control = self.backend.preprocess(checked.module, picture, processor_res=resolution, threshold_a=threshold_a,
+                                          threshold_b=threshold_b)
         return replace(checked, image=control, condition=condition, family=spec.family, model=model,
                        processor_res=resolution, threshold_a=threshold_a, threshold_b=threshold_b)
 
@@ -141,8 +141,8 @@ class Studio:
         with self._one_job("generate"):
             built = tuple(u for u in (self.build_unit(unit, request.width, request.height, index, cancel)
                                       for index, unit in enumerate(request.units)) if u is not None)
-            return self.engine.get().generate(replace(request, units=built), on_step=on_step, cancel=cancel,
-                                              save=self._keep(keep_copy))
+            return self.backend.generate(replace(request, units=built), on_step=on_step, cancel=cancel,
+                                         save=self._keep(keep_copy))
 
     def compare(self, request: GenerationRequest, template: ControlUnit, columns: list, axis: Axis = NO_AXIS,
                 on_step: Callable[[StepUpdate], None] | None = None, cancel: CancelToken | None = None,
@@ -161,15 +161,14 @@ class Studio:
         with self._one_job("compare"):
             cells, failures = build_matrix(request, template, parsed, axis, lambda unit, index: self.build_unit(
                 unit, request.width, request.height, index, cancel))
-            engine = self.engine.get()
-            failures |= controlnet_failures(engine.controlnets, cells, len(parsed), failures)
+            failures |= controlnet_failures(self.backend, cells, len(parsed), failures)
             cells = [None if index % len(parsed) in failures else cell for index, cell in enumerate(cells)]
             runnable = [index for index, cell in enumerate(cells) if cell is not None]
             if not runnable:
                 raise RequestError(next(iter(failures.values())))
-            done = engine.matrix([cells[index] for index in runnable], on_step=on_step, cancel=cancel,
-                                 save=self._keep(keep_copy),
-                                 on_cell=on_cell and (lambda number, result: on_cell(runnable[number], result)))
+            done = self.backend.matrix([cells[index] for index in runnable], on_step=on_step, cancel=cancel,
+                                       save=self._keep(keep_copy),
+                                       on_cell=on_cell and (lambda number, result: on_cell(runnable[number], result)))
         results: list[GenerationResult | None] = [None] * len(cells)
         for index, result in zip(runnable, done):
             results[index] = result

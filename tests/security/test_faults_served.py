@@ -19,6 +19,7 @@ from PIL import Image
 from pipelines.engine import Engine
 from pipelines.lazy import LazyEngine
 from preprocessors import Preprocessors
+from serving import LocalBackend
 from tests.pipelines.helpers import fail_once, nan_unless_float32
 from tests.security.helpers import assert_still_generates, error_text, wait_until_drained
 from tests.server import free_port
@@ -41,7 +42,7 @@ def inprocess():
     engine = Engine.load("tiny", device="cpu", taesd=False)
     lazy = LazyEngine("tiny", lambda model: engine)
     lazy.start().join(timeout=60)
-    studio = Studio(lazy, Preprocessors(device="cpu", offline=True), engine.limits, [])
+    studio = Studio(LocalBackend(lazy, Preprocessors(device="cpu", offline=True)), engine.limits, [])
     demo = build_demo(studio, queue_size=8)
     port = free_port()
     demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, enable_monitoring=False,

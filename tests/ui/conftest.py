@@ -71,10 +71,12 @@ def generate_tab(ui_models_dir):
     from pipelines.lazy import LazyEngine
     from pipelines.limits import DEFAULT_LIMITS
     from preprocessors import Preprocessors
+    from serving import LocalBackend
     from ui.generate_tab import build_generate_tab
     from ui.studio import Studio
 
-    studio = Studio(LazyEngine("tiny", lambda model: None), Preprocessors(device="cpu"), DEFAULT_LIMITS, [ui_models_dir])
+    studio = Studio(LocalBackend(LazyEngine("tiny", lambda model: None), Preprocessors(device="cpu")), DEFAULT_LIMITS,
+                    [ui_models_dir])
     with gr.Blocks():
         tab = build_generate_tab(studio, DEFAULT_LIMITS)
     return studio, tab
@@ -95,8 +97,9 @@ def tiny_studio():
     from pipelines.lazy import LazyEngine
     from pipelines.limits import DEFAULT_LIMITS
     from preprocessors import Preprocessors
+    from serving import LocalBackend
     from ui.studio import Studio
 
     engine = LazyEngine("tiny", lambda model: Engine.load(model, device="cpu", taesd=False))
     engine.start().join(timeout=120)
-    return Studio(engine, Preprocessors(device="cpu", offline=True), DEFAULT_LIMITS, [])
+    return Studio(LocalBackend(engine, Preprocessors(device="cpu", offline=True)), DEFAULT_LIMITS, [])

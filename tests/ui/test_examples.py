@@ -26,10 +26,11 @@ def test_the_page_builds_with_examples():
     from pipelines.lazy import LazyEngine
     from pipelines.limits import Limits
     from preprocessors import Preprocessors
+    from serving import LocalBackend
     from ui.layout import build_demo
     from ui.studio import Studio
 
-    demo = build_demo(Studio(LazyEngine("tiny", lambda model: None), Preprocessors(offline=True), Limits(), []))
+    demo = build_demo(Studio(LocalBackend(LazyEngine("tiny", lambda model: None), Preprocessors(offline=True)), Limits(), []))
     config = demo.get_config_file()
     labels = [c.get("props", {}).get("label") for c in config["components"]]
     assert "Examples (drawn by the project)" in labels

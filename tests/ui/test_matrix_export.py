@@ -14,6 +14,7 @@ from pipelines.axes import parse_axis
 from pipelines.infotext import parse_infotext
 from pipelines.requests import ControlUnit, GenerationRequest
 from preprocessors import Preprocessors, get_spec
+from serving import LocalBackend
 from ui.columns import parse_columns
 from ui.matrix_export import export_matrix
 from ui.readiness import column_readiness
@@ -57,7 +58,7 @@ def empty_cache(monkeypatch):
 def test_each_column_says_before_the_run_whether_it_can_run(tiny_studio, empty_cache, monkeypatch, offline):
     if not offline:
         monkeypatch.delenv("HF_HUB_OFFLINE")  # nothing is fetched: readiness only reads the cache
-    studio = Studio(tiny_studio.engine, Preprocessors(device="cpu", offline=offline), tiny_studio.limits, [])
+    studio = Studio(LocalBackend(tiny_studio.backend.engine, Preprocessors(device="cpu", offline=offline)), tiny_studio.limits, [])
     columns = parse_columns(["canny", "depth_midas", "canny + depth_midas",
                              {"module": "canny", "model": "someone/controlnet-canny-v2"}], studio.limits)
     states = column_readiness(studio, columns)

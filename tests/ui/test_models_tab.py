@@ -7,6 +7,8 @@ from PIL import Image
 from pipelines.engine import Engine
 from pipelines.lazy import LazyEngine
 from pipelines.requests import ControlUnit, GenerationRequest
+from preprocessors import Preprocessors
+from serving import LocalBackend
 from ui.models_tab import controlnet_rows
 
 
@@ -20,10 +22,11 @@ def test_an_operators_override_is_listed_and_shown_resident_after_one_job(tmp_pa
     overrides = {"canny": str(folder)}
     engine = LazyEngine("tiny", lambda model: Engine.load(model, device="cpu", controlnet_overrides=overrides))
     engine.start().join(timeout=120)
-    rows = {row[0]: row for row in controlnet_rows(engine, overrides)}
+    backend = LocalBackend(engine, Preprocessors(device="cpu", offline=True))
+    rows = {row[0]: row for row in controlnet_rows(backend, overrides)}
     assert rows["canny"][1:] == [str(folder), "loads on first use"]
     engine.get().generate(GenerationRequest(prompt="x", units=(ControlUnit(image=Image.new("RGB", (64, 64)), condition="canny"),),
                                             steps=1, width=64, height=64, seed=1), save=False)
-    rows = {row[0]: row for row in controlnet_rows(engine, overrides)}
+    rows = {row[0]: row for row in controlnet_rows(backend, overrides)}
     assert rows["canny"][1:] == [str(folder), "resident"]
     assert rows["depth"][2] == "loads on first use"
