@@ -51,9 +51,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--vae-tiling", action="store_true", help="decode in tiles to save GPU memory")
     parser.add_argument("--cpu-offload", action="store_true",
                         help="small GPUs: keep weights in RAM, move each model to the GPU only while it runs (slower)")
+    parser.add_argument("--ray", metavar="local|ADDRESS",
+                        help="run the engine on Ray Serve replicas: 'local' starts a private Ray on this machine "
+                             "(127.0.0.1 only); an address ('auto', 'ray://head:10001') joins a cluster")
+    parser.add_argument("--replicas", default="1", help="with --ray: N replicas, or MIN-MAX to autoscale on queued jobs")
+    parser.add_argument("--replica-cpus", type=int, metavar="C",
+                        help="with --ray: CPU replicas of C cores each (torch threads = C); default: one GPU per replica")
     args = parser.parse_args(argv)
     if args.compile and args.cpu_offload:
         parser.error("--compile and --cpu-offload do not mix (compiled graphs expect weights to stay on the GPU); choose one")
+    from serving.ray_options import parse_replicas
+
+    try:
+        args.replicas = parse_replicas(args.replicas)
+    except ValueError as error:
+        parser.error(str(error))
     return args
 
 
@@ -116,17 +128,15 @@ def main(argv: list[str] | None = None) -> None:
     unknown_admins = set(args.admin) - {user for user, _ in logins}
     if unknown_admins:
         sys.exit(f"--admin {', '.join(sorted(unknown_admins))}: not among the --auth / {AUTH_ENV} logins")
-    warning = exposure_warning(args.host, args.share, bool(logins))
-    if warning:
-        print(warning, file=sys.stderr, flush=True)
+    from serving.ray_options import public_address_warning
+
+    for warning in (exposure_warning(args.host, args.share, bool(logins)), args.ray and public_address_warning(args.ray)):
+        if warning:
+            print(warning, file=sys.stderr, flush=True)
 
     from gradio.utils import get_upload_folder
 
-    from pipelines.engine import Engine
-    from pipelines.lazy import LazyEngine
     from pipelines.limits import Limits
-    from preprocessors import Preprocessors
-    from serving import LocalBackend
     from ui.access import Access
     from ui.disk import start_sweeper
     from ui.layout import CSS, build_demo
@@ -134,26 +144,13 @@ def main(argv: list[str] | None = None) -> None:
 
     limits = Limits.from_env()
     overrides = dict(item.split("=", 1) for item in args.controlnet)
-    outputs = Path(args.outputs) if args.outputs else None
-
-    def factory(model: str) -> Engine:
-        return Engine.load(model, device=args.device, outputs=outputs, allow_pickle=args.allow_pickle,
-                           controlnet_overrides=overrides, controlnet_cache=args.controlnet_cache, limits=limits,
-                           preview_every=args.preview_every, taesd=not args.no_taesd, compile_models=args.compile,
-                           vae_tiling=args.vae_tiling, cpu_offload=args.cpu_offload)
-
-    # The default model falls back to `tiny` when it cannot be loaded (offline, no cache); an explicit choice does not.
-    engine = LazyEngine(args.model, factory, fallback="tiny" if args.model == DEFAULT_MODEL else None)
-    annotator_device = "cuda" if args.device in ("auto", "cuda") and _cuda_available() else "cpu"
-    annotators = Preprocessors(device=annotator_device, offline=args.offline or None, max_map_pixels=limits.max_map_pixels,
-                               max_map_aspect=limits.max_map_aspect)
+    backend, started, stop_backend = _backend(args, limits, overrides)
     access = Access(local_only=local_only(args.host, args.share, bool(logins)), admins=frozenset(args.admin),
                     max_jobs_per_visitor=args.max_jobs_per_visitor)
-    studio = Studio(LocalBackend(engine, annotators), limits, [Path(folder).resolve() for folder in args.models_dir],
+    studio = Studio(backend, limits, [Path(folder).resolve() for folder in args.models_dir],
                     controlnet_overrides=overrides, any_hub_model=args.allow_hub_models, keep_copies=access.local_only)
     demo = build_demo(studio, access, queue_size=args.queue_size, cache_hours=args.cache_hours)
-    engine.start()
-    warming = annotators.warm_up(skip=args.lazy_preprocessors)
+    warming = started()
     start_sweeper(Path(get_upload_folder()), args.cache_hours)
     # `docker stop`/systemd send SIGTERM: close like Ctrl+C does, so exit handlers remove the API's temporary files
     signal.signal(signal.SIGTERM, signal.default_int_handler)
@@ -166,7 +163,46 @@ def main(argv: list[str] | None = None) -> None:
         )
     finally:
         warming.join(timeout=60)  # an exit in the middle of torch's import code aborts the process
+        stop_backend()
     _exit_after_cleanup()
+
+
+def _backend(args: argparse.Namespace, limits, overrides: dict[str, str]):
+    """The engine in this process, or on Ray Serve replicas (--ray); returns (backend, start, stop)."""
+    outputs = Path(args.outputs) if args.outputs else None
+    options = dict(outputs=outputs, allow_pickle=args.allow_pickle, controlnet_overrides=overrides,
+                   controlnet_cache=args.controlnet_cache, limits=limits, preview_every=args.preview_every,
+                   taesd=not args.no_taesd, compile_models=args.compile, vae_tiling=args.vae_tiling,
+                   cpu_offload=args.cpu_offload)
+    offline = bool(args.offline or os.environ.get("HF_HUB_OFFLINE"))
+    if args.ray:
+        from serving.ray_backend import RayBackend
+        from serving.ray_options import RayOptions
+
+        ray_options = RayOptions(args.ray, *args.replicas, replica_cpus=args.replica_cpus, queue_size=args.queue_size)
+        device = "cpu" if args.replica_cpus else args.device
+        backend = RayBackend(ray_options, args.model, {**options, "device": device}, offline)
+        return backend, backend.start, backend.shutdown
+
+    from pipelines.engine import Engine
+    from pipelines.lazy import LazyEngine
+    from preprocessors import Preprocessors
+    from serving import LocalBackend
+
+    def factory(model: str) -> Engine:
+        return Engine.load(model, device=args.device, **options)
+
+    # The default model falls back to `tiny` when it cannot be loaded (offline, no cache); an explicit choice does not.
+    engine = LazyEngine(args.model, factory, fallback="tiny" if args.model == DEFAULT_MODEL else None)
+    annotator_device = "cuda" if args.device in ("auto", "cuda") and _cuda_available() else "cpu"
+    annotators = Preprocessors(device=annotator_device, offline=args.offline or None, max_map_pixels=limits.max_map_pixels,
+                               max_map_aspect=limits.max_map_aspect)
+
+    def start():
+        engine.start()
+        return annotators.warm_up(skip=args.lazy_preprocessors)
+
+    return LocalBackend(engine, annotators), start, lambda: None
 
 
 def _exit_after_cleanup() -> None:

@@ -8,13 +8,13 @@ import gradio as gr
 from pipelines.axes import AXES, parse_axis
 from pipelines.engine import CancelToken
 from pipelines.requests import ControlUnit
+from pipelines.streaming import CellDone, Done, stream_job
 from ui.columns import parse_columns
 from ui.columns_editor import build_columns_editor
 from ui.concurrency import GPU
 from ui.errors import sentence, user_errors
 from ui.generate_tab import EXAMPLES, GENERATE_EXAMPLES, GenerateTab
-from ui.jobs import Done, stream_job
-from ui.matrix import CellDone, matrix_grid, matrix_items, partial_matrix
+from ui.matrix import matrix_grid, matrix_items, partial_matrix
 from ui.matrix_export import export_matrix
 from ui.restore import restore, restore_targets
 from ui.scratch import Scratch

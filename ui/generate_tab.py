@@ -9,10 +9,10 @@ from pathlib import Path
 import gradio as gr
 
 from pipelines.engine import CancelToken
+from pipelines.streaming import Done, stream_job
 from preprocessors import families
 from ui.concurrency import GPU, PREPROCESS
 from ui.errors import sentence, user_errors
-from ui.jobs import Done, stream_job
 from ui.studio import Studio
 from ui.widgets import (
     SettingsControls,

@@ -124,14 +124,6 @@ def column_maps(first_row: list[GenerationResult | None], size: tuple[int, int],
             for number, cell in enumerate(first_row)]
 
 
-@dataclass
-class CellDone:
-    """A streamed event: cell `index` (row-major) has finished."""
-
-    index: int
-    result: GenerationResult
-
-
 def partial_matrix(columns: list[str], axis: Axis, size: tuple[int, int], done: dict[int, GenerationResult]) -> Matrix:
     """The matrix so far, while it runs: finished cells in place, the others (and maps not yet made) as PENDING tiles."""
     cells = [done.get(index) for index in range(len(columns) * len(axis.values))]

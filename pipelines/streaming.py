@@ -1,4 +1,4 @@
-"""Run a blocking engine call on a worker thread and stream its step updates to a Gradio generator."""
+"""Run a blocking engine call on a worker thread and stream its step updates to a generator (a Gradio event, a Ray replica)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,20 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from pipelines.engine import CancelToken, StepUpdate
+from pipelines.cancel import CancelToken
+from pipelines.engine import StepUpdate
 
 _POLL_SECONDS = 0.25
 _MAX_WAIT_SECONDS = 3600.0  # a backstop: the studio's time limit (Limits.max_job_seconds) stops jobs first
 _STOP_WAIT_SECONDS = 120.0  # a preprocessor run cannot be interrupted; the engine stops within a step
+
+
+@dataclass(frozen=True)
+class CellDone:
+    """A streamed event: matrix cell `index` has finished (its result can be shown before the rest)."""
+
+    index: int
+    result: Any
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,246 @@
+"""The engine on Ray Serve replicas (`--ray`): the same Backend the studio uses in-process, reached through a Serve
+handle. Jobs stream their steps back; a matrix fans its cells out over free replicas; Stop and a vanished caller reach
+the replica's job through the cancel board. Gradio stays out of Ray: this process serves the page, replicas compute."""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import random
+import threading
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import ray
+from ray import serve
+from ray.serve.exceptions import BackPressureError
+
+from pipelines.cancel import CancelToken
+from pipelines.engine import StepUpdate
+from pipelines.lazy import EngineState
+from pipelines.requests import MAX_SEED, GenerationRequest, GenerationResult
+from pipelines.streaming import CellDone, Done
+from serving.backend import CellCallback, Need, StepCallback
+from serving.ray_options import RayOptions
+from serving.replica import BOARD, NAMESPACE, CancelBoard, EngineReplica, Served
+
+log = logging.getLogger(__name__)
+ROOT = Path(__file__).resolve().parents[1]
+APP = "controlnet-studio"
+
+
+class ServerBusy(RuntimeError):
+    """Every replica is busy and the Serve queue is full."""
+
+
+class RayBackend:
+    """Connects (or starts a private Ray), deploys the replicas on a thread, then serves the Backend protocol."""
+
+    def __init__(self, options: RayOptions, model: str, engine_options: dict, offline: bool):
+        self.options = options
+        self._model, self._engine_options, self._offline = model, engine_options, offline
+        self._state = EngineState(model, "loading", f"Starting Ray and {options.max_replicas} replica(s) of {model}…")
+        self._handle = None
+        self._board = None
+        self._lock = threading.Lock()
+        self.served: deque[tuple[str, Served]] = deque(maxlen=256)  # (job kind, who served it), newest last
+
+    # -- life cycle ------------------------------------------------------------------------------------
+    def start(self) -> threading.Thread:
+        """Connect (or start the private Ray) on this thread, then deploy the replicas on another; returns that one.
+        Ray's own processes die with the thread that started them, so the start cannot happen on a passing thread."""
+        self._connect()
+        thread = threading.Thread(target=self._deploy, name="ray-deploy", daemon=True)
+        thread.start()
+        return thread
+
+    def _deploy(self) -> None:
+        try:
+            self._board = CancelBoard.options(name=BOARD, namespace=NAMESPACE, get_if_exists=True, lifetime=None).remote()
+            threads = self.options.replica_cpus
+            deployment = serve.deployment(EngineReplica, name="engine").options(**self.options.deployment_options())
+            app = deployment.bind(self._model, self._engine_options, self._offline, threads)
+            handle = serve.run(app, name=APP, route_prefix=None)
+            with self._lock:
+                self._handle, self._state = handle, EngineState(self._model, "ready", "")
+            log.info("engine settled: %s ready on Ray Serve", self._model)
+        except Exception as error:  # the page still serves and says what went wrong
+            log.exception("starting Ray Serve failed")
+            with self._lock:
+                self._state = EngineState(self._model, "failed", f"Could not start the Ray Serve replicas: {error}")
+            log.info("engine settled: %s failed", self._model)
+
+    def _connect(self) -> None:
+        env = {"PYTHONPATH": os.pathsep.join(filter(None, (str(ROOT), os.environ.get("PYTHONPATH"))))}
+        if self.options.address == "local":  # everything on loopback: Ray's ports run code for anyone who reaches them
+            ray.init(num_cpus=os.cpu_count(), include_dashboard=False, _node_ip_address="127.0.0.1", namespace=NAMESPACE,
+                     runtime_env={"env_vars": env}, log_to_driver=False)
+        else:
+            ray.init(address=self.options.address, namespace=NAMESPACE, runtime_env={"env_vars": env}, log_to_driver=False)
+        serve.start(http_options={"host": "127.0.0.1"}, proxy_location="Disabled")
+
+    def shutdown(self) -> None:
+        """Remove the replicas; a private Ray (`local`) stops entirely, a shared cluster keeps running."""
+        if not ray.is_initialized():
+            return
+        try:
+            serve.delete(APP)
+            if self.options.address == "local":
+                serve.shutdown()
+        finally:
+            ray.shutdown()
+
+    @property
+    def state(self) -> EngineState:
+        with self._lock:
+            return self._state
+
+    @property
+    def offline(self) -> bool:
+        return self._offline
+
+    def _ready_handle(self):
+        with self._lock:
+            if self._handle is None:
+                from pipelines.lazy import EngineUnavailable
+
+                raise EngineUnavailable(self._state.message or "The replicas are still starting; try again in a moment.")
+            return self._handle
+
+    # -- jobs ------------------------------------------------------------------------------------------
+    def generate(self, request: GenerationRequest, on_step: StepCallback | None = None, cancel: CancelToken | None = None,
+                 save: bool = True) -> GenerationResult:
+        return self._job("generate", request, on_step, cancel, save)
+
+    def matrix(self, cells: list[GenerationRequest], on_step: StepCallback | None = None, cancel: CancelToken | None = None,
+               save: bool = True, on_cell: CellCallback | None = None) -> list[GenerationResult]:
+        """Cells split across the replicas (each chunk one job), results assembled as they return."""
+        if any(cell.seed < 0 for cell in cells):  # one random seed for the whole matrix, as the engine does
+            shared = random.randrange(MAX_SEED + 1)
+            cells = [cell if cell.seed >= 0 else replace(cell, seed=shared) for cell in cells]
+        size = max(1, math.ceil(len(cells) / self.options.max_replicas))
+        chunks = [list(range(start, min(start + size, len(cells)))) for start in range(0, len(cells), size)]
+        results: list[GenerationResult | None] = [None] * len(cells)
+        errors: list[BaseException] = []
+        cancel = cancel or CancelToken()
+
+        def run(indexes: list[int]) -> None:
+            try:
+                def cell_done(number: int, result: GenerationResult) -> None:
+                    results[indexes[number]] = result
+                    if on_cell is not None:
+                        on_cell(indexes[number], result)
+
+                for number, result in enumerate(self._job("matrix", [cells[i] for i in indexes], on_step, cancel, save,
+                                                          cell_done)):
+                    results[indexes[number]] = result
+            except BaseException as error:  # handed to the caller's thread; the other chunks are stopped
+                errors.append(error)
+                cancel.cancel()
+
+        workers = [threading.Thread(target=run, args=(chunk,), daemon=True) for chunk in chunks]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        if errors:
+            raise errors[0]
+        return results  # type: ignore[return-value]
+
+    def _job(self, kind: str, payload: object, on_step: StepCallback | None, cancel: CancelToken | None, save: bool,
+             on_cell: Callable[[int, GenerationResult], None] | None = None):
+        job_id = uuid.uuid4().hex
+        stream = self._ready_handle().options(stream=True).run.remote(kind, payload, job_id, save)
+        finished = threading.Event()
+        if cancel is not None:
+            threading.Thread(target=self._forward_cancel, args=(cancel, job_id, finished), daemon=True).start()
+        try:
+            for item in _unwrapped(stream):
+                if isinstance(item, Done):
+                    return item.value
+                if isinstance(item, CellDone):
+                    if on_cell is not None:
+                        on_cell(item.index, item.result)
+                elif isinstance(item, StepUpdate) and on_step is not None:
+                    on_step(item)
+                elif isinstance(item, Served):
+                    self.served.append((kind, item))
+                    log.info("job %s (%s) served by node %s", job_id[:8], kind, item.node_id[:12])
+            raise RuntimeError("the replica ended the job without a result")
+        finally:
+            finished.set()
+
+    def _forward_cancel(self, cancel: CancelToken, job_id: str, finished: threading.Event) -> None:
+        """Stop (or the job's time limit) on this side reaches the replica's job through the board."""
+        while not finished.wait(0.1):
+            if cancel.cancelled:
+                self._board.cancel.remote(job_id)
+                return
+
+    # -- small calls -----------------------------------------------------------------------------------
+    def _call(self, method: str, *args: object, timeout_s: float | None = None) -> object:
+        response = self._ready_handle().call.remote(method, *args)
+        return next(iter(_unwrapped_values([response], timeout_s)))
+
+    def preprocess(self, module, image, processor_res=512, threshold_a=None, threshold_b=None):
+        return self._call("preprocess", module, image, processor_res, threshold_a, threshold_b)
+
+    def weights_state(self, module: str):
+        return self._call("weights_state", module)
+
+    def preprocessor_states(self):
+        return self._call("preprocessor_states")
+
+    def load_controlnet(self, condition: str, model: str | None) -> None:
+        self._call("load_controlnet", condition, model)
+
+    def controlnet_needs(self, condition: str, model: str | None) -> list[Need]:
+        if self.state.phase != "ready":
+            return [("later", "")]
+        return self._call("controlnet_needs", condition, model)
+
+    def status(self) -> dict[str, object]:
+        """One replica's view (a free one answers) plus every replica's state from Serve."""
+        if self.state.phase != "ready":
+            return {}
+        replicas = serve.status().applications[APP].deployments["engine"].replica_states
+        try:
+            info = self._call("status", timeout_s=5)
+        except (TimeoutError, ray.exceptions.GetTimeoutError):
+            info = {"note": "every replica is busy"}
+        return {**info, "replicas": dict(replicas)}
+
+    def unload(self) -> None:
+        self._call("unload")
+
+    def switch(self, model: str) -> None:
+        raise RuntimeError("Switching the model is not available with --ray; restart the app with --model.")
+
+
+def _unwrapped(stream) -> Iterator[object]:
+    """The stream's items; a replica's exception arrives as itself (its sentence), not wrapped in Ray's traceback."""
+    try:
+        yield from stream
+    except ray.exceptions.RayTaskError as error:
+        raise _cause(error) from None
+    except BackPressureError:
+        raise ServerBusy("Every replica is busy and the queue is full; try again in a minute.") from None
+
+
+def _unwrapped_values(responses, timeout_s: float | None) -> Iterator[object]:
+    for response in responses:
+        try:
+            yield response.result(timeout_s=timeout_s)
+        except ray.exceptions.RayTaskError as error:
+            raise _cause(error) from None
+        except BackPressureError:
+            raise ServerBusy("Every replica is busy and the queue is full; try again in a minute.") from None
+
+
+def _cause(error: BaseException) -> BaseException:
+    cause = getattr(error, "cause", None)
+    return cause if isinstance(cause, BaseException) else error

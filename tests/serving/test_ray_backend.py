@@ -1,0 +1,120 @@
+"""The engine on Ray Serve replicas (a private Ray on 127.0.0.1, two CPU replicas of one core each): the same pixels
+as the in-process engine, concurrent callers each get their own sequential twin on both replicas, steps stream back,
+and Stop ends the replica's job within a step."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from pipelines.cancel import CancelToken
+from pipelines.denoise import JobCancelled
+from pipelines.engine import Engine
+from pipelines.requests import ControlUnit, GenerationRequest
+
+pytestmark = pytest.mark.ray
+
+
+def _map() -> Image.Image:
+    picture = Image.new("RGB", (64, 64))
+    picture.paste((255, 255, 255), (12, 8, 44, 52))
+    return picture
+
+
+def _request(seed: int, steps: int = 3) -> GenerationRequest:
+    return GenerationRequest(prompt="a lighthouse", units=(ControlUnit(image=_map(), condition="canny"),), steps=steps,
+                             width=64, height=64, seed=seed, sampler="Euler")
+
+
+def _pixels(image: Image.Image) -> np.ndarray:
+    return np.asarray(image, dtype=np.int16)
+
+
+@pytest.fixture(scope="module")
+def ray_backend():
+    from serving.ray_backend import RayBackend
+    from serving.ray_options import RayOptions
+
+    backend = RayBackend(RayOptions("local", 2, 2, replica_cpus=1), "tiny", {"device": "cpu", "taesd": False}, offline=True)
+    try:
+        backend.start().join(timeout=180)
+        assert backend.state.phase == "ready", backend.state
+        yield backend
+    finally:
+        backend.shutdown()
+
+
+class OneThreadEngine:
+    """The in-process engine on one torch thread, as each replica runs (`--replica-cpus 1`): CPU kernels sum in
+    another order with another thread count, which moves a few pixels by 1/255."""
+
+    def __init__(self) -> None:
+        self.engine = Engine.load("tiny", device="cpu", taesd=False)
+
+    def generate(self, request: GenerationRequest, **kwargs):
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            return self.engine.generate(request, **kwargs)
+        finally:
+            torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def local_engine():
+    return OneThreadEngine()
+
+
+def test_a_replica_makes_the_same_pixels_and_streams_its_steps(ray_backend, local_engine):
+    steps = []
+    remote = ray_backend.generate(_request(3), on_step=steps.append, save=False)
+    local = local_engine.generate(_request(3), save=False)
+    assert [update.step for update in steps] == [1, 2, 3]
+    assert remote.infotexts == local.infotexts
+    assert np.array_equal(_pixels(remote.images[0]), _pixels(local.images[0]))
+
+
+def test_four_concurrent_callers_each_get_their_sequential_twin_on_both_replicas(ray_backend, local_engine):
+    results: dict[int, object] = {}
+    callers = [threading.Thread(target=lambda seed=seed: results.__setitem__(seed, ray_backend.generate(_request(seed), save=False)))
+               for seed in (11, 12, 13, 14)]
+    ray_backend.served.clear()
+    for caller in callers:
+        caller.start()
+    for caller in callers:
+        caller.join(timeout=120)
+    for seed, result in results.items():
+        twin = local_engine.generate(_request(seed), save=False)
+        assert result.seeds == [seed] and np.array_equal(_pixels(result.images[0]), _pixels(twin.images[0])), seed
+    assert len(results) == 4
+    assert len({served.replica for _, served in ray_backend.served}) == 2  # both replicas took jobs
+
+
+def test_stop_ends_the_replicas_job_within_a_step_and_the_next_job_starts_at_once(ray_backend):
+    cancel, steps, outcome = CancelToken(), [], {}
+
+    def run():
+        try:
+            ray_backend.generate(_request(5, steps=150), on_step=steps.append, cancel=cancel, save=False)
+        except JobCancelled as error:
+            outcome["stopped"] = error
+
+    job = threading.Thread(target=run)
+    job.start()
+    deadline = time.monotonic() + 60
+    while not steps and time.monotonic() < deadline:  # bounded: wait for the first streamed step
+        time.sleep(0.05)
+    assert steps, "no step came back from the replica"
+    cancel.cancel()
+    stopped_at = time.monotonic()
+    job.join(timeout=30)
+    assert "stopped" in outcome and time.monotonic() - stopped_at < 5
+    assert len(steps) < 150
+    started = time.monotonic()
+    assert ray_backend.generate(_request(6, steps=1), save=False).seeds == [6]
+    assert time.monotonic() - started < 10
