@@ -17,6 +17,10 @@ from preprocessors.runner import PreprocessorStatus
 
 StepCallback = Callable[[StepUpdate], None]
 CellCallback = Callable[[int, GenerationResult], None]
+class ServerBusy(RuntimeError):
+    """Every replica is busy and the queue in front of them is full; the message says to try again."""
+
+
 Need = tuple[str, str]  # ("download" | "cannot run" | "later", the sentence): what a ControlNet needs before a run
 
 

@@ -20,11 +20,12 @@ from ray import serve
 from ray.serve.exceptions import BackPressureError
 
 from pipelines.cancel import CancelToken
+from pipelines.denoise import GenerationError
 from pipelines.engine import StepUpdate
 from pipelines.lazy import EngineState
 from pipelines.requests import MAX_SEED, GenerationRequest, GenerationResult
 from pipelines.streaming import CellDone, Done
-from serving.backend import CellCallback, Need, StepCallback
+from serving.backend import CellCallback, Need, ServerBusy, StepCallback
 from serving.ray_options import RayOptions
 from serving.replica import BOARD, NAMESPACE, CancelBoard, EngineReplica, Served
 
@@ -33,15 +34,11 @@ ROOT = Path(__file__).resolve().parents[1]
 APP = "controlnet-studio"
 
 
-class ServerBusy(RuntimeError):
-    """Every replica is busy and the Serve queue is full."""
-
-
 class RayBackend:
     """Connects (or starts a private Ray), deploys the replicas on a thread, then serves the Backend protocol."""
 
-    def __init__(self, options: RayOptions, model: str, engine_options: dict, offline: bool):
-        self.options = options
+    def __init__(self, options: RayOptions, model: str, engine_options: dict, offline: bool, app: str = APP):
+        self.options, self.app = options, app
         self._model, self._engine_options, self._offline = model, engine_options, offline
         self._state = EngineState(model, "loading", f"Starting Ray and {options.max_replicas} replica(s) of {model}…")
         self._handle = None
@@ -64,7 +61,7 @@ class RayBackend:
             threads = self.options.replica_cpus
             deployment = serve.deployment(EngineReplica, name="engine").options(**self.options.deployment_options())
             app = deployment.bind(self._model, self._engine_options, self._offline, threads)
-            handle = serve.run(app, name=APP, route_prefix=None)
+            handle = serve.run(app, name=self.app, route_prefix=None)
             with self._lock:
                 self._handle, self._state = handle, EngineState(self._model, "ready", "")
             log.info("engine settled: %s ready on Ray Serve", self._model)
@@ -76,7 +73,9 @@ class RayBackend:
 
     def _connect(self) -> None:
         env = {"PYTHONPATH": os.pathsep.join(filter(None, (str(ROOT), os.environ.get("PYTHONPATH"))))}
-        if self.options.address == "local":  # everything on loopback: Ray's ports run code for anyone who reaches them
+        if ray.is_initialized():  # a script (or bench) that started Ray itself
+            pass
+        elif self.options.address == "local":  # everything on loopback: Ray's ports run code for anyone who reaches them
             ray.init(num_cpus=os.cpu_count(), include_dashboard=False, _node_ip_address="127.0.0.1", namespace=NAMESPACE,
                      runtime_env={"env_vars": env}, log_to_driver=False)
         else:
@@ -88,7 +87,7 @@ class RayBackend:
         if not ray.is_initialized():
             return
         try:
-            serve.delete(APP)
+            serve.delete(self.app)
             if self.options.address == "local":
                 serve.shutdown()
         finally:
@@ -153,6 +152,20 @@ class RayBackend:
 
     def _job(self, kind: str, payload: object, on_step: StepCallback | None, cancel: CancelToken | None, save: bool,
              on_cell: Callable[[int, GenerationResult], None] | None = None):
+        """One job on a free replica; if that replica dies mid-job (killed, out of memory, its node gone) the job runs
+        once more on another one while Serve replaces it, and a second death is a sentence, never a hang."""
+        for attempt in (1, 2):
+            try:
+                return self._attempt(kind, payload, on_step, cancel, save, on_cell)
+            except (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError) as error:
+                log.warning("a replica died during a %s job (attempt %d): %s", kind, attempt, type(error).__name__)
+                if cancel is not None and cancel.cancelled:
+                    raise cancel.stopped() from None
+        raise GenerationError("The replica running this job stopped twice (its process died); the server is replacing "
+                              "it. Run the job again in a minute.")
+
+    def _attempt(self, kind: str, payload: object, on_step: StepCallback | None, cancel: CancelToken | None, save: bool,
+                 on_cell: Callable[[int, GenerationResult], None] | None):
         job_id = uuid.uuid4().hex
         stream = self._ready_handle().options(stream=True).run.remote(kind, payload, job_id, save)
         finished = threading.Event()
@@ -207,7 +220,7 @@ class RayBackend:
         """One replica's view (a free one answers) plus every replica's state from Serve."""
         if self.state.phase != "ready":
             return {}
-        replicas = serve.status().applications[APP].deployments["engine"].replica_states
+        replicas = serve.status().applications[self.app].deployments["engine"].replica_states
         try:
             info = self._call("status", timeout_s=5)
         except (TimeoutError, ray.exceptions.GetTimeoutError):

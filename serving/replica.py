@@ -5,6 +5,7 @@ Ray's cancel does not interrupt a running synchronous loop, so Stop reaches a re
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -31,6 +32,7 @@ class Served:
 
     node_id: str
     replica: str
+    pid: int
 
 
 @ray.remote(num_cpus=0)
@@ -63,7 +65,7 @@ class EngineReplica:
         device = "cuda" if engine.base.device.type == "cuda" else "cpu"
         self.local = LocalBackend(lazy, Preprocessors(device=device, offline=offline))
         context = ray.get_runtime_context()
-        self.served = Served(context.get_node_id(), context.get_actor_id() or "")
+        self.served = Served(context.get_node_id(), context.get_actor_id() or "", os.getpid())
         self.board = ray.get_actor(BOARD, namespace=NAMESPACE)
 
     def run(self, kind: str, payload: object, job_id: str, save: bool) -> Iterator[object]:

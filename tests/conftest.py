@@ -14,6 +14,10 @@ _SCRATCH = Path(tempfile.mkdtemp(prefix="studio-tests-"))
 atexit.register(shutil.rmtree, _SCRATCH, ignore_errors=True)
 (_SCRATCH / "tmp").mkdir()
 os.environ["TMPDIR"] = tempfile.tempdir = str(_SCRATCH / "tmp")  # test servers inherit it
+# Ray's socket paths must fit in 107 bytes, which a deep TMPDIR (CI's) overflows: its session files go in a short folder
+_RAY_TMP = tempfile.mkdtemp(prefix="ray-", dir="/tmp")
+atexit.register(shutil.rmtree, _RAY_TMP, ignore_errors=True)
+os.environ["RAY_TMPDIR"] = _RAY_TMP
 _HUB = Path(os.environ.get("STUDIO_TEST_HUB") or _SCRATCH) / "hub"  # STUDIO_TEST_HUB: a cache kept between runs
 _HUB.mkdir(parents=True, exist_ok=True)
 os.environ["HF_HUB_OFFLINE"] = "1"

@@ -15,6 +15,7 @@ from pipelines.lazy import EngineUnavailable
 from pipelines.loading import ModelLoadError
 from pipelines.requests import RequestError
 from preprocessors import PreprocessorError
+from serving import ServerBusy
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +24,7 @@ class UploadError(ValueError):
     """An upload we cannot use; the message tells the user what to send instead."""
 
 
-USER_ERRORS = (RequestError, PreprocessorError, ModelLoadError, GenerationError, EngineUnavailable, UploadError)
+USER_ERRORS = (RequestError, PreprocessorError, ModelLoadError, GenerationError, EngineUnavailable, UploadError, ServerBusy)
 
 
 def sentence(text: str, title: str = "Error") -> gr.Error:
