@@ -12,6 +12,7 @@ from pipelines.cancel import CancelToken
 from pipelines.engine import StepUpdate
 
 _POLL_SECONDS = 0.25
+_END = object()  # the worker's last item: its job is over
 _MAX_WAIT_SECONDS = 3600.0  # a backstop: the studio's time limit (Limits.max_job_seconds) stops jobs first
 _STOP_WAIT_SECONDS = 120.0  # a preprocessor run cannot be interrupted; the engine stops within a step
 
@@ -47,6 +48,11 @@ def stream_job(work: Callable[[Callable[[StepUpdate], None], CancelToken], Any],
             outcome["value"] = work(on_step, cancel)
         except BaseException as error:  # handed to the consumer thread, which raises it
             outcome["error"] = error
+        finally:  # wake the consumer now, not at its next poll (that cost every job up to a quarter second)
+            try:
+                updates.put_nowait(_END)
+            except queue.Full:  # the consumer is behind; it notices the end at its next poll
+                pass
 
     thread = threading.Thread(target=run, name="studio-job", daemon=True)
     thread.start()
@@ -55,7 +61,10 @@ def stream_job(work: Callable[[Callable[[StepUpdate], None], CancelToken], Any],
         waited = 0.0
         while waited < _MAX_WAIT_SECONDS:
             try:
-                yield updates.get(timeout=_POLL_SECONDS)
+                item = updates.get(timeout=_POLL_SECONDS)
+                if item is _END:
+                    break
+                yield item
             except queue.Empty:
                 if not thread.is_alive():
                     break
