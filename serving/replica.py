@@ -63,7 +63,10 @@ class EngineReplica:
         lazy = LazyEngine(model, lambda _: engine)
         lazy.start().join()
         device = "cuda" if engine.base.device.type == "cuda" else "cpu"
-        self.local = LocalBackend(lazy, Preprocessors(device=device, offline=offline))
+        limits = engine.limits  # the server's limits travel with the engine options; the maps obey them here too
+        annotators = Preprocessors(device=device, offline=offline, max_map_pixels=limits.max_map_pixels,
+                                   max_map_aspect=limits.max_map_aspect)
+        self.local = LocalBackend(lazy, annotators)
         context = ray.get_runtime_context()
         self.served = Served(context.get_node_id(), context.get_actor_id() or "", os.getpid())
         self.board = ray.get_actor(BOARD, namespace=NAMESPACE)

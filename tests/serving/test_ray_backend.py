@@ -15,7 +15,9 @@ from PIL import Image
 from pipelines.cancel import CancelToken
 from pipelines.denoise import JobCancelled
 from pipelines.engine import Engine
+from pipelines.limits import Limits
 from pipelines.requests import ControlUnit, GenerationRequest
+from preprocessors import PreprocessorError
 
 pytestmark = pytest.mark.ray
 
@@ -40,7 +42,8 @@ def ray_backend():
     from serving.ray_backend import RayBackend
     from serving.ray_options import RayOptions
 
-    backend = RayBackend(RayOptions("local", 2, 2, replica_cpus=1), "tiny", {"device": "cpu", "taesd": False}, offline=True)
+    options = {"device": "cpu", "taesd": False, "limits": Limits(max_map_aspect=4.0)}  # a server's own, tighter limit
+    backend = RayBackend(RayOptions("local", 2, 2, replica_cpus=1), "tiny", options, offline=True)
     try:
         backend.start().join(timeout=180)
         assert backend.state.phase == "ready", backend.state
@@ -118,3 +121,10 @@ def test_stop_ends_the_replicas_job_within_a_step_and_the_next_job_starts_at_onc
     started = time.monotonic()
     assert ray_backend.generate(_request(6, steps=1), save=False).seeds == [6]
     assert time.monotonic() - started < 10
+
+
+def test_maps_on_a_replica_obey_the_servers_limits_and_its_sentence_arrives_as_itself(ray_backend):
+    assert ray_backend.preprocess("canny", _map(), processor_res=64).size == (64, 64)
+    with pytest.raises(PreprocessorError) as refused:
+        ray_backend.preprocess("canny", Image.new("RGB", (400, 50)), processor_res=64)
+    assert str(refused.value).startswith("The control image is 400x50 pixels, more than 4:1")  # no Ray traceback
