@@ -124,8 +124,7 @@ class Engine:
             raise GenerationError("A matrix needs at least one cell.")
         cells = [validate_request(cell, self.limits) for cell in cells]
         check_matrix_budget(cells, self.limits)
-        shared = self._concrete_seed(cells[0]).seed if any(cell.seed < 0 for cell in cells) else None
-        cells = [cell if cell.seed >= 0 else replace(cell, seed=shared) for cell in cells]
+        cells = share_random_seed(cells)
         groups: dict[tuple, list[int]] = {}
         for index, cell in enumerate(cells):
             groups.setdefault(_batch_key(cell), []).append(index)
@@ -282,6 +281,15 @@ class Engine:
             results.append(GenerationResult(images=cell_images, seeds=list(seeds), maps=[p[1] for p in prepared],
                                             infotexts=infotexts, request=cell_request, notes=notes))
         return results
+
+
+def share_random_seed(cells: list[GenerationRequest]) -> list[GenerationRequest]:
+    """Cells that ask for a random seed share one (the first cell's, once concrete), so a matrix compares settings,
+    not luck; wherever the cells then run (one engine, or split over replicas)."""
+    if all(cell.seed >= 0 for cell in cells):
+        return cells
+    shared = Engine._concrete_seed(cells[0]).seed
+    return [cell if cell.seed >= 0 else replace(cell, seed=shared) for cell in cells]
 
 
 def _batch_key(request: GenerationRequest) -> tuple:

@@ -7,12 +7,11 @@ from __future__ import annotations
 import logging
 import math
 import os
-import random
 import threading
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import replace
+from contextlib import contextmanager
 from pathlib import Path
 
 import ray
@@ -21,9 +20,9 @@ from ray.serve.exceptions import BackPressureError
 
 from pipelines.cancel import CancelToken
 from pipelines.denoise import GenerationError
-from pipelines.engine import StepUpdate
+from pipelines.engine import StepUpdate, share_random_seed
 from pipelines.lazy import EngineState
-from pipelines.requests import MAX_SEED, GenerationRequest, GenerationResult
+from pipelines.requests import GenerationRequest, GenerationResult
 from pipelines.streaming import CellDone, Done
 from serving.backend import CellCallback, Need, ServerBusy, StepCallback
 from serving.ray_options import RayOptions
@@ -118,9 +117,7 @@ class RayBackend:
     def matrix(self, cells: list[GenerationRequest], on_step: StepCallback | None = None, cancel: CancelToken | None = None,
                save: bool = True, on_cell: CellCallback | None = None) -> list[GenerationResult]:
         """Cells split across the replicas (each chunk one job), results assembled as they return."""
-        if any(cell.seed < 0 for cell in cells):  # one random seed for the whole matrix, as the engine does
-            shared = random.randrange(MAX_SEED + 1)
-            cells = [cell if cell.seed >= 0 else replace(cell, seed=shared) for cell in cells]
+        cells = share_random_seed(cells)  # before the split: every chunk must get the same seed
         size = max(1, math.ceil(len(cells) / self.options.max_replicas))
         chunks = [list(range(start, min(start + size, len(cells)))) for start in range(0, len(cells), size)]
         results: list[GenerationResult | None] = [None] * len(cells)
@@ -172,18 +169,19 @@ class RayBackend:
         if cancel is not None:
             threading.Thread(target=self._forward_cancel, args=(cancel, job_id, finished), daemon=True).start()
         try:
-            for item in _unwrapped(stream):
-                if isinstance(item, Done):
-                    return item.value
-                if isinstance(item, CellDone):
-                    if on_cell is not None:
-                        on_cell(item.index, item.result)
-                elif isinstance(item, StepUpdate) and on_step is not None:
-                    on_step(item)
-                elif isinstance(item, Served):
-                    self.served.append((kind, item))
-                    log.info("job %s (%s) served by node %s", job_id[:8], kind, item.node_id[:12])
-            raise RuntimeError("the replica ended the job without a result")
+            with _replica_errors():
+                for item in stream:
+                    if isinstance(item, Done):
+                        return item.value
+                    if isinstance(item, CellDone):
+                        if on_cell is not None:
+                            on_cell(item.index, item.result)
+                    elif isinstance(item, StepUpdate) and on_step is not None:
+                        on_step(item)
+                    elif isinstance(item, Served):
+                        self.served.append((kind, item))
+                        log.info("job %s (%s) served by node %s", job_id[:8], kind, item.node_id[:12])
+                raise RuntimeError("the replica ended the job without a result")
         finally:
             finished.set()
 
@@ -196,8 +194,8 @@ class RayBackend:
 
     # -- small calls -----------------------------------------------------------------------------------
     def _call(self, method: str, *args: object, timeout_s: float | None = None) -> object:
-        response = self._ready_handle().call.remote(method, *args)
-        return next(iter(_unwrapped_values([response], timeout_s)))
+        with _replica_errors():
+            return self._ready_handle().call.remote(method, *args).result(timeout_s=timeout_s)
 
     def preprocess(self, module, image, processor_res=512, threshold_a=None, threshold_b=None):
         return self._call("preprocess", module, image, processor_res, threshold_a, threshold_b)
@@ -234,26 +232,13 @@ class RayBackend:
         raise RuntimeError("Switching the model is not available with --ray; restart the app with --model.")
 
 
-def _unwrapped(stream) -> Iterator[object]:
-    """The stream's items; a replica's exception arrives as itself (its sentence), not wrapped in Ray's traceback."""
+@contextmanager
+def _replica_errors() -> Iterator[None]:
+    """A replica's exception arrives as itself (its sentence), not wrapped in Ray's traceback; a full queue is 'busy'."""
     try:
-        yield from stream
+        yield
     except ray.exceptions.RayTaskError as error:
-        raise _cause(error) from None
+        cause = getattr(error, "cause", None)
+        raise (cause if isinstance(cause, BaseException) else error) from None
     except BackPressureError:
         raise ServerBusy("Every replica is busy and the queue is full; try again in a minute.") from None
-
-
-def _unwrapped_values(responses, timeout_s: float | None) -> Iterator[object]:
-    for response in responses:
-        try:
-            yield response.result(timeout_s=timeout_s)
-        except ray.exceptions.RayTaskError as error:
-            raise _cause(error) from None
-        except BackPressureError:
-            raise ServerBusy("Every replica is busy and the queue is full; try again in a minute.") from None
-
-
-def _cause(error: BaseException) -> BaseException:
-    cause = getattr(error, "cause", None)
-    return cause if isinstance(cause, BaseException) else error

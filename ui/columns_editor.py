@@ -16,10 +16,12 @@ from ui.columns import parse_columns
 from ui.errors import user_errors
 from ui.readiness import column_readiness
 from ui.studio import Studio
+from ui.widgets import UNIT
 
 HEADERS = ["Condition(s)", "Processor res", "Threshold A", "Threshold B", "Pixel perfect", "ControlNet"]
-# the table's columns after the first: the ControlUnit setting each one sets, and how its text is read
-_SETTINGS = (("processor_res", int), ("threshold_a", float), ("threshold_b", float), ("pixel_perfect", bool), ("model", str))
+# the table's columns after the first: the ControlUnit setting each one sets (its kind, from the schema, says how a
+# cell is read)
+_SETTINGS = ("processor_res", "threshold_a", "threshold_b", "pixel_perfect", "model")
 _OWN_MAP = re.compile(r"^own map (\d+) \((\w+)\)$")
 
 
@@ -65,8 +67,8 @@ def table_columns(rows: list[list], own_maps: list) -> list[dict | list[dict]]:
         if not text:
             continue
         settings = {}
-        for (name, kind), value in zip(_SETTINGS, cells[1:]):
-            settings |= _cell_value(name, kind, value, number)
+        for name, value in zip(_SETTINGS, cells[1:]):
+            settings |= _cell_value(name, value, number)
         own = _OWN_MAP.match(text)
         if own:
             index = int(own.group(1)) - 1
@@ -79,27 +81,29 @@ def table_columns(rows: list[list], own_maps: list) -> list[dict | list[dict]]:
     return columns
 
 
-def _cell_value(name: str, kind: type, value: object, number: int) -> dict:
+def _cell_value(name: str, value: object, number: int) -> dict:
     """A table cell as a setting, or nothing when blank (the registry's default)."""
-    if kind is bool:
+    kind = UNIT[name].kind
+    if kind == "flag":
         return {name: True} if value in (True, "true", "True") else {}
     text = str(value if value is not None else "").strip()
     if not text or text.lower() == "nan":
         return {}
-    if kind is str:
+    if kind.endswith("text"):
         return {name: text}
     try:
         number_value = float(text)
     except ValueError:
         raise RequestError(f"Column {number + 1}: {name.replace('_', ' ')} {text!r} is not a number; "
                            "type one, or leave it blank for the default.") from None
-    return {name: int(number_value) if kind is int and number_value.is_integer() else number_value}
+    return {name: int(number_value) if kind == "integer" and number_value.is_integer() else number_value}
 
 
 def build_columns_editor(studio: Studio) -> ColumnsEditor:
     """The table and its buttons; call inside the Compare tab's column."""
     table = gr.Dataframe(value=[blank_row(name) for name in default_conditions()], headers=HEADERS,
-                         datatype=["str", "str", "str", "str", "bool", "str"], type="array", interactive=True,
+                         datatype=["str", *("bool" if UNIT[name].kind == "flag" else "str" for name in _SETTINGS)],
+                         type="array", interactive=True,
                          label="Columns (one per row; blank settings use each preprocessor's defaults; a + b = both at once)",
                          row_count=(1, "dynamic"), column_count=(len(HEADERS), "fixed"), elem_id="compare-columns")
     readiness = gr.Markdown(elem_id="compare-readiness")

@@ -84,7 +84,12 @@ def build_matrix(request: GenerationRequest, template: ControlUnit, columns: lis
                 except PreprocessorError as error:  # e.g. its weights are not on this server: say so in its cells
                     failures[number] = str(error)
             cells.append(None if number in failures else cell_request(request, axis, value, built[key]))
-    return [None if index % len(columns) in failures else cell for index, cell in enumerate(cells)], failures
+    return without_failed(cells, len(columns), failures), failures
+
+
+def without_failed(cells: list, width: int, failures: dict[int, str]) -> list:
+    """The row-major cells with every cell of a failed column set to None (its sentence fills them)."""
+    return [None if index % width in failures else cell for index, cell in enumerate(cells)]
 
 
 def _column_units(template: ControlUnit, column: Column, axis: Axis, value: object,

@@ -26,9 +26,10 @@ def banner_text(backend: Backend) -> str:
     return ""
 
 
-def controlnet_rows(backend: Backend, overrides: dict[str, str] | None = None) -> list[list[str]]:
-    """The ControlNet each condition really uses (an operator's --controlnet override wins) and whether it is loaded."""
-    resident = set(backend.status().get("controlnets", ()))
+def controlnet_rows(status: dict, overrides: dict[str, str] | None = None) -> list[list[str]]:
+    """The ControlNet each condition really uses (an operator's --controlnet override wins) and whether it is loaded,
+    from the backend's status."""
+    resident = set(status.get("controlnets", ()))
     used = {**CONTROLNET_MODELS, **(overrides or {})}
     return [[condition, repo, "resident" if repo in resident else "loads on first use"] for condition, repo in used.items()]
 
@@ -54,12 +55,11 @@ def build_models_tab(backend: Backend, banner: gr.Markdown, access: Access,
             unload = gr.Button("Unload ControlNets and annotators", elem_id="unload")
             use_tiny = gr.Button("Use the built-in tiny model", elem_id="use-tiny")
 
-    def summary_value() -> dict:
-        state = backend.state
-        return {"model": state.model, "phase": state.phase, "message": state.message, **backend.status()}
-
     def refresh_all():
-        return summary_value(), controlnet_rows(backend, overrides), annotator_rows(backend)
+        """One status call (with --ray, a round trip to a replica) feeds the summary and the ControlNet table."""
+        state, status = backend.state, backend.status()
+        summary_value = {"model": state.model, "phase": state.phase, "message": state.message, **status}
+        return summary_value, controlnet_rows(status, overrides), annotator_rows(backend)
 
     def unload_all(request: gr.Request):
         access.require_operator(request)  # hidden buttons can still be called by their event id

@@ -31,7 +31,16 @@ from pipelines.requests import (
 from preprocessors import get_spec, pixel_perfect_resolution, resolve_thresholds
 from serving import Backend
 from ui.columns import parse_columns
-from ui.matrix import NO_AXIS, Matrix, build_matrix, cell_request, check_prompt_sr, column_maps, controlnet_failures
+from ui.matrix import (
+    NO_AXIS,
+    Matrix,
+    build_matrix,
+    cell_request,
+    check_prompt_sr,
+    column_maps,
+    controlnet_failures,
+    without_failed,
+)
 from ui.uploads import open_upload
 
 log = logging.getLogger(__name__)
@@ -162,7 +171,7 @@ class Studio:
             cells, failures = build_matrix(request, template, parsed, axis, lambda unit, index: self.build_unit(
                 unit, request.width, request.height, index, cancel))
             failures |= controlnet_failures(self.backend, cells, len(parsed), failures)
-            cells = [None if index % len(parsed) in failures else cell for index, cell in enumerate(cells)]
+            cells = without_failed(cells, len(parsed), failures)
             runnable = [index for index, cell in enumerate(cells) if cell is not None]
             if not runnable:
                 raise RequestError(next(iter(failures.values())))

@@ -23,10 +23,10 @@ def test_an_operators_override_is_listed_and_shown_resident_after_one_job(tmp_pa
     engine = LazyEngine("tiny", lambda model: Engine.load(model, device="cpu", controlnet_overrides=overrides))
     engine.start().join(timeout=120)
     backend = LocalBackend(engine, Preprocessors(device="cpu", offline=True))
-    rows = {row[0]: row for row in controlnet_rows(backend, overrides)}
+    rows = {row[0]: row for row in controlnet_rows(backend.status(), overrides)}
     assert rows["canny"][1:] == [str(folder), "loads on first use"]
     engine.get().generate(GenerationRequest(prompt="x", units=(ControlUnit(image=Image.new("RGB", (64, 64)), condition="canny"),),
                                             steps=1, width=64, height=64, seed=1), save=False)
-    rows = {row[0]: row for row in controlnet_rows(backend, overrides)}
+    rows = {row[0]: row for row in controlnet_rows(backend.status(), overrides)}
     assert rows["canny"][1:] == [str(folder), "resident"]
     assert rows["depth"][2] == "loads on first use"
