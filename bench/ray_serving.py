@@ -20,7 +20,7 @@ from PIL import Image
 from bench.common import interleaved, ratio_summary, summary, table, write
 from pipelines.engine import Engine
 from pipelines.requests import ControlUnit, GenerationRequest
-from serving.ray_backend import ROOT, RayBackend
+from serving.ray_backend import ROOT, RayBackend, loopback_only
 from serving.ray_options import RayOptions
 from serving.replica import NAMESPACE
 
@@ -52,7 +52,8 @@ def concurrently(backend: RayBackend, jobs: list[GenerationRequest]) -> None:
 
 
 def run(size: int, steps: int, jobs: int, rounds: int) -> dict:
-    ray.init(num_cpus=3, include_dashboard=False, _node_ip_address="127.0.0.1", namespace=NAMESPACE, log_to_driver=False,
+    loopback_only()
+    ray.init(num_cpus=3, include_dashboard=False, namespace=NAMESPACE, log_to_driver=False,
              runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}})
     options = {"device": "cpu", "taesd": False}
     one = RayBackend(RayOptions("local", 1, 1, replica_cpus=1), "tiny", options, offline=True, app="bench-one")

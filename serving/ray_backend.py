@@ -9,13 +9,14 @@ import math
 import os
 import threading
 import uuid
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import ray
 from ray import serve
+from ray._private import ray_constants
 from ray.serve.exceptions import BackPressureError
 
 from pipelines.cancel import CancelToken
@@ -75,6 +76,7 @@ class RayBackend:
         if ray.is_initialized():  # a script (or bench) that started Ray itself
             pass
         elif self.options.address == "local":  # everything on loopback: Ray's ports run code for anyone who reaches them
+            loopback_only()
             ray.init(num_cpus=os.cpu_count(), include_dashboard=False, _node_ip_address="127.0.0.1", namespace=NAMESPACE,
                      runtime_env={"env_vars": env}, log_to_driver=False)
         else:
@@ -82,20 +84,27 @@ class RayBackend:
         serve.start(http_options={"host": "127.0.0.1"}, proxy_location="Disabled")
 
     def shutdown(self) -> None:
-        """Remove the replicas; a private Ray (`local`) stops entirely, a shared cluster keeps running."""
+        """A private Ray (`local`) stops with its replicas; on a shared cluster only this app's replicas are removed.
+        Bounded: systemd and `timeout` signal the whole process group, so Ray's own processes may already be gone and
+        a Serve call would wait for them forever."""
         if not ray.is_initialized():
             return
         try:
-            serve.delete(self.app)
-            if self.options.address == "local":
-                serve.shutdown()
+            if self.options.address != "local":
+                remover = threading.Thread(target=serve.delete, args=(self.app,), daemon=True)
+                remover.start()
+                remover.join(timeout=30)
         finally:
-            ray.shutdown()
+            ray.shutdown()  # the processes a private Ray started end here, and its workers with its raylet
 
     @property
     def state(self) -> EngineState:
         with self._lock:
             return self._state
+
+    @property
+    def jobs_at_once(self) -> int:
+        return self.options.max_replicas  # Serve routes each to a free replica (max_ongoing_requests=1)
 
     @property
     def offline(self) -> bool:
@@ -180,7 +189,8 @@ class RayBackend:
                         on_step(item)
                     elif isinstance(item, Served):
                         self.served.append((kind, item))
-                        log.info("job %s (%s) served by node %s", job_id[:8], kind, item.node_id[:12])
+                        log.info("job %s (%s) served by replica %s on node %s", job_id[:8], kind, item.replica,
+                                 item.node_id[:12])
                 raise RuntimeError("the replica ended the job without a result")
         finally:
             finished.set()
@@ -215,21 +225,37 @@ class RayBackend:
         return self._call("controlnet_needs", condition, model)
 
     def status(self) -> dict[str, object]:
-        """One replica's view (a free one answers) plus every replica's state from Serve."""
+        """One replica's view (a free one answers) plus every replica with its state."""
         if self.state.phase != "ready":
             return {}
-        replicas = serve.status().applications[self.app].deployments["engine"].replica_states
         try:
             info = self._call("status", timeout_s=5)
         except (TimeoutError, ray.exceptions.GetTimeoutError):
             info = {"note": "every replica is busy"}
-        return {**info, "replicas": dict(replicas)}
+        return {**info, "replicas": self.replicas()}
+
+    def replicas(self) -> list[dict[str, object]]:
+        """Each replica's state, node and process from Serve's controller (the view Serve's dashboard shows;
+        `serve.status()` only counts replicas per state), and how many of the recent jobs it served."""
+        details = serve.context._get_global_client().get_serve_details()
+        deployment = details["applications"][self.app]["deployments"]["engine"]
+        jobs = Counter(served.replica for _, served in self.served)
+        return [{"replica": replica["replica_id"], "state": replica["state"], "node": replica.get("node_id") or "",
+                 "pid": replica.get("pid"), "jobs": jobs[replica["replica_id"]]} for replica in deployment["replicas"]]
 
     def unload(self) -> None:
         self._call("unload")
 
     def switch(self, model: str) -> None:
         raise RuntimeError("Switching the model is not available with --ray; restart the app with --model.")
+
+
+def loopback_only() -> None:
+    """Ray 2.60 on Linux swaps a 127.0.0.1 node address for the machine's reachable one and listens on every interface;
+    its single-machine mode (the one it uses on macOS and Windows) keeps every port on loopback. Set before Ray starts:
+    Ray's own processes read the variable, this one the constant it was read into at import. No library call does it."""
+    os.environ[ray_constants.ENABLE_RAY_CLUSTERS_ENV_VAR] = "0"
+    ray_constants.ENABLE_RAY_CLUSTER = False
 
 
 @contextmanager

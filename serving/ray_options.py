@@ -40,7 +40,8 @@ def parse_replicas(text: str) -> tuple[int, int]:
 
 
 def public_address_warning(address: str) -> str | None:
-    """Ray's job and client ports run code for anyone who reaches them (no authentication; CVE-2023-48022)."""
+    """Ray's ports run code for anyone who reaches them with the cluster's token, or with none where authentication is
+    off (CVE-2023-48022)."""
     if address in ("local", "auto"):
         return None
     host = re.sub(r"^[a-z]+://", "", address).rsplit(":", 1)[0].strip("[]")

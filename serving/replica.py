@@ -5,6 +5,7 @@ Ray's cancel does not interrupt a running synchronous loop, so Stop reaches a re
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import threading
 import time
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 
 import ray
 import torch
+from ray import serve
 
 from pipelines.cancel import CancelToken
 from pipelines.engine import Engine
@@ -53,10 +55,22 @@ class CancelBoard:
         return job_id in self._cancelled
 
 
+def _serve_grpc_on_loopback() -> None:
+    """Serve 2.60 opens each replica's inter-deployment gRPC port on every interface ("[::]:0", no setting changes it);
+    on a Ray kept on loopback (`--ray local`) nothing may listen beyond 127.0.0.1, so this replica's port goes there.
+    Runs in the replica's own process before Serve opens the port (right after this constructor). By hand: no setting."""
+    from ray.serve._private import replica as serve_replica
+
+    bind = serve_replica.add_port_to_grpc_server
+    serve_replica.add_port_to_grpc_server = lambda server, address: bind(server, address.replace("[::]", "127.0.0.1"))
+
+
 class EngineReplica:
     """The deployment's class (app.py's flags choose its resources); everything the Backend protocol needs, by job."""
 
     def __init__(self, model: str, engine_options: dict, offline: bool, threads: int | None = None):
+        if ipaddress.ip_address(ray.util.get_node_ip_address()).is_loopback:
+            _serve_grpc_on_loopback()
         if threads:
             torch.set_num_threads(threads)
         engine = Engine.load(model, **engine_options)
@@ -68,7 +82,8 @@ class EngineReplica:
                                    max_map_aspect=limits.max_map_aspect)
         self.local = LocalBackend(lazy, annotators)
         context = ray.get_runtime_context()
-        self.served = Served(context.get_node_id(), context.get_actor_id() or "", os.getpid())
+        replica = serve.get_replica_context().replica_id.unique_id  # the id Serve's status lists it under
+        self.served = Served(context.get_node_id(), replica, os.getpid())
         self.board = ray.get_actor(BOARD, namespace=NAMESPACE)
 
     def run(self, kind: str, payload: object, job_id: str, save: bool) -> Iterator[object]:
@@ -106,5 +121,5 @@ class EngineReplica:
             raise ValueError(f"unknown replica call {method!r}")
         result = getattr(self.local, method)(*args)
         if method == "status":
-            return {**result, "node_id": self.served.node_id, "replica": self.served.replica}
+            return {**result, "answered_by": f"replica {self.served.replica} on node {self.served.node_id[:12]}"}
         return result
