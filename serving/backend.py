@@ -33,6 +33,10 @@ class Backend(Protocol):
     def offline(self) -> bool:
         """Whether missing weights can be downloaded."""
 
+    @property
+    def jobs_at_once(self) -> int:
+        """How many engine jobs can run side by side (the queue's limit for the GPU group): one per replica."""
+
     def generate(self, request: GenerationRequest, on_step: StepCallback | None = None, cancel: CancelToken | None = None,
                  save: bool = True) -> GenerationResult: ...
 

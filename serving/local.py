@@ -23,6 +23,10 @@ class LocalBackend:
         return self.engine.state
 
     @property
+    def jobs_at_once(self) -> int:
+        return 1  # one accelerator, one job
+
+    @property
     def offline(self) -> bool:
         return self.annotators.offline
 

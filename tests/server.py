@@ -82,8 +82,10 @@ class Launch:
         return RunningApp(self.url, self.process, self.log_path, time.monotonic() - self.started, self.outputs)
 
 
-def launch_app(tmp: Path, *extra: str, env: dict[str, str] | None = None, model: str | None = "tiny") -> Launch:
-    """Start `python app.py --model tiny --offline` (plus extra flags) without waiting, so several can boot at once."""
+def launch_app(tmp: Path, *extra: str, env: dict[str, str] | None = None, model: str | None = "tiny",
+               own_group: bool = False) -> Launch:
+    """Start `python app.py --model tiny --offline` (plus extra flags) without waiting, so several can boot at once.
+    `own_group`: in a process group of its own, as a terminal or a systemd unit runs it (signal it with os.killpg)."""
     port = free_port()
     log_path = tmp / f"app-{port}.log"
     outputs = tmp / f"outputs-{port}"
@@ -91,13 +93,15 @@ def launch_app(tmp: Path, *extra: str, env: dict[str, str] | None = None, model:
                "--port", str(port), "--outputs", str(outputs), *extra]
     environment = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", **(env or {})}
     with open(log_path, "w") as handle:  # the child keeps its own copy of the descriptor
-        process = subprocess.Popen(command, cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT, env=environment)
+        process = subprocess.Popen(command, cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT, env=environment,
+                                   start_new_session=own_group)
     return Launch(f"http://127.0.0.1:{port}/", process, log_path, outputs, time.monotonic())
 
 
-def start_app(tmp: Path, *extra: str, env: dict[str, str] | None = None, model: str | None = "tiny") -> RunningApp:
+def start_app(tmp: Path, *extra: str, env: dict[str, str] | None = None, model: str | None = "tiny",
+              own_group: bool = False) -> RunningApp:
     """Launch the app and wait for its page."""
-    return launch_app(tmp, *extra, env=env, model=model).ready()
+    return launch_app(tmp, *extra, env=env, model=model, own_group=own_group).ready()
 
 
 def stop_all(processes: list[subprocess.Popen]) -> None:

@@ -121,8 +121,10 @@ def register_api(studio: Studio, guard: QueueGuard) -> None:
 
     endpoints = _endpoints(preprocess, generate, compare)
     gr.api(endpoints["preprocess"], api_name="preprocess", concurrency_id=PREPROCESS, concurrency_limit=2)
-    gr.api(endpoints["generate"], api_name="generate", concurrency_id=GPU, concurrency_limit=1)
-    gr.api(endpoints["compare"], api_name="compare", concurrency_id=GPU, concurrency_limit=1)
+    gr.api(endpoints["generate"], api_name="generate", concurrency_id=GPU,
+           concurrency_limit=studio.backend.jobs_at_once)
+    gr.api(endpoints["compare"], api_name="compare", concurrency_id=GPU,
+           concurrency_limit=studio.backend.jobs_at_once)
     gr.api(png_info, api_name="png_info", concurrency_limit=4)
 
 

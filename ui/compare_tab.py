@@ -112,7 +112,7 @@ def build_compare_tab(studio: Studio, limits, generate: GenerateTab, tabs: gr.Ta
     private = {"queue": False, "api_visibility": "private"}
     inputs = settings.inputs() | editor.inputs | {image, weight, control_mode, resize_mode, keep_copy, y_axis, y_values}
     event = run.click(start, inputs=inputs, outputs={matrix, grid, status, cancel_state, items_state, downloads, finished, picked, slider},
-                      concurrency_id=GPU, concurrency_limit=1, api_visibility="private")
+                      concurrency_id=GPU, concurrency_limit=studio.backend.jobs_at_once, api_visibility="private")
     wire_stop(stop, cancel_state, event)
     stop.click(lambda: "Stopped. The finished cells stay above; the others did not run.", None, status, **private)
     matrix.select(pick, [items_state, slider], [picked, slider], **private)

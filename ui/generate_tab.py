@@ -134,7 +134,7 @@ def build_generate_tab(studio: Studio, limits) -> GenerateTab:
 
     event = run.click(start, inputs=settings.inputs() | set().union(*(u.inputs() for u in units)) | {keep_copy},
                       outputs={gallery, used_map, infotext, last_seed, status, cancel_state, finished},
-                      concurrency_id=GPU, concurrency_limit=1, api_visibility="private")
+                      concurrency_id=GPU, concurrency_limit=studio.backend.jobs_at_once, api_visibility="private")
     wire_stop(stop, cancel_state, event)
     reuse_seed.click(lambda seed: seed, last_seed, settings.seed, queue=False, api_visibility="private")
     random_seed.click(lambda: -1, None, settings.seed, queue=False, api_visibility="private")

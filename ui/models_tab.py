@@ -34,6 +34,15 @@ def controlnet_rows(status: dict, overrides: dict[str, str] | None = None) -> li
     return [[condition, repo, "resident" if repo in resident else "loads on first use"] for condition, repo in used.items()]
 
 
+REPLICA_HEADERS = ["replica", "state", "node", "pid", "recent jobs"]
+
+
+def replica_rows(status: dict) -> list[list[object]]:
+    """With --ray, one row per Serve replica (starting, running, restarting after a crash); none in-process."""
+    return [[item["replica"], item["state"], str(item["node"])[:12], item["pid"], item["jobs"]]
+            for item in status.get("replicas", ())]
+
+
 def annotator_rows(backend: Backend) -> list[list[str]]:
     rows = []
     for status in backend.preprocessor_states():
@@ -47,6 +56,8 @@ def build_models_tab(backend: Backend, banner: gr.Markdown, access: Access,
     """The tab; returns the row of operator actions, shown only to the operator (see Access)."""
     with gr.Tab("Models", id="models") as tab:
         summary = gr.JSON(label="Base model, device, memory", elem_id="models-summary")
+        replicas = gr.Dataframe(headers=REPLICA_HEADERS, label="Replicas (--ray)", interactive=False, visible=False,
+                                elem_id="models-replicas")
         controlnets = gr.Dataframe(headers=["condition", "ControlNet", "state"], label="ControlNets", interactive=False)
         annotator_table = gr.Dataframe(headers=["preprocessor", "family", "state", "how to fetch"], label="Preprocessors",
                                        interactive=False, wrap=True)
@@ -58,8 +69,11 @@ def build_models_tab(backend: Backend, banner: gr.Markdown, access: Access,
     def refresh_all():
         """One status call (with --ray, a round trip to a replica) feeds the summary and the ControlNet table."""
         state, status = backend.state, backend.status()
-        summary_value = {"model": state.model, "phase": state.phase, "message": state.message, **status}
-        return summary_value, controlnet_rows(status, overrides), annotator_rows(backend)
+        rows = replica_rows(status)
+        summary_value = {"model": state.model, "phase": state.phase, "message": state.message,
+                         **{key: value for key, value in status.items() if key != "replicas"}}
+        return (summary_value, gr.Dataframe(rows, visible=bool(rows)), controlnet_rows(status, overrides),
+                annotator_rows(backend))
 
     def unload_all(request: gr.Request):
         access.require_operator(request)  # hidden buttons can still be called by their event id
@@ -73,9 +87,11 @@ def build_models_tab(backend: Backend, banner: gr.Markdown, access: Access,
             backend.switch("tiny")
         return (*refresh_all(), banner_text(backend))
 
-    outputs = [summary, controlnets, annotator_table]
+    outputs = [summary, replicas, controlnets, annotator_table]
     tab.select(refresh_all, None, outputs, queue=False, api_visibility="private")
     refresh.click(refresh_all, None, outputs, queue=False, api_visibility="private")
-    unload.click(unload_all, None, outputs, concurrency_id=GPU, api_visibility="private")
-    use_tiny.click(switch_to_tiny, None, [*outputs, banner], concurrency_id=GPU, api_visibility="private")
+    slots = backend.jobs_at_once  # gradio's limit for a concurrency id is the smallest any of its events asks
+    unload.click(unload_all, None, outputs, concurrency_id=GPU, concurrency_limit=slots, api_visibility="private")
+    use_tiny.click(switch_to_tiny, None, [*outputs, banner], concurrency_id=GPU, concurrency_limit=slots,
+                   api_visibility="private")
     return operator_row

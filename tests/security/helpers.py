@@ -123,6 +123,27 @@ def generate_body(url: str, image: dict, **raw: str) -> str:
     return positional_body(url, "generate", **{**_CHEAPEST, "image": json.dumps(image), **raw})
 
 
+def start_and_vanish(url: str, api_name: str, data: list, timeout_s: float = 60.0) -> bool:
+    """Join the queue as a raw client, read the event stream until the job runs, then close the connection (a closed
+    tab, a dropped network). Returns whether the job was seen running (gradio's heartbeats keep the stream alive, so
+    the wait is bounded here)."""
+    config = httpx.get(url + "config", timeout=HTTP_TIMEOUT_S).json()
+    fn_index = next(d["id"] for d in config["dependencies"] if d.get("api_name") == api_name)
+    session = uuid.uuid4().hex
+    joined = httpx.post(url + "gradio_api/queue/join", timeout=HTTP_TIMEOUT_S,
+                        json={"data": data, "fn_index": fn_index, "session_hash": session, "event_data": None,
+                              "trigger_id": None})
+    joined.raise_for_status()
+    running, deadline = False, time.monotonic() + timeout_s
+    with httpx.stream("GET", url + "gradio_api/queue/data", params={"session_hash": session},
+                      timeout=HTTP_TIMEOUT_S) as stream:
+        for line in stream.iter_lines():
+            running = "process_generating" in line
+            if running or time.monotonic() > deadline:
+                break  # leaving the block closes the connection
+    return running
+
+
 def assert_still_generates(client, job: dict, **changes) -> None:
     """The server keeps serving: the job (with `changes`) still returns an image of its size."""
     job = {**job, **changes}

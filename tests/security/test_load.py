@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from pathlib import Path
 
-import httpx
 import numpy as np
 import pytest
 from gradio_client import Client, handle_file
@@ -17,12 +15,12 @@ from PIL import Image
 from pipelines.controlnets import CONDITIONS
 from pipelines.samplers import SAMPLER_NAMES
 from tests.security.helpers import (
-    HTTP_TIMEOUT_S,
     QUEUE_SIZE,
     assert_still_generates,
     error_text,
     generate_body,
     rss_mb,
+    start_and_vanish,
     upload,
     wait_until,
     wait_until_drained,
@@ -145,22 +143,8 @@ def test_client_disconnect_mid_run_cancels_the_job(served, client, small_job, co
     """Hazard: a caller that vanishes (tab closed, network drop) keeping the accelerator busy for nobody.
     Closing the event stream mid-run cancels the job; nothing is saved for it; the next job runs."""
     seed = 515151
-    config = httpx.get(served.url + "config", timeout=HTTP_TIMEOUT_S).json()
-    fn_index = next(d["id"] for d in config["dependencies"] if d.get("api_name") == "generate")
-    image = upload(served.url, control_path)
-    data = json.loads(generate_body(served.url, image, steps="150", seed=str(seed)))["data"]
-    session = uuid.uuid4().hex
-    joined = httpx.post(served.url + "gradio_api/queue/join", timeout=HTTP_TIMEOUT_S,
-                        json={"data": data, "fn_index": fn_index, "session_hash": session, "event_data": None,
-                              "trigger_id": None})
-    joined.raise_for_status()
-    running, deadline = False, time.monotonic() + 60  # gradio's heartbeats keep the stream alive: bound it ourselves
-    with httpx.stream("GET", served.url + "gradio_api/queue/data", params={"session_hash": session},
-                      timeout=HTTP_TIMEOUT_S) as stream:
-        for line in stream.iter_lines():
-            running = "process_generating" in line
-            if running or time.monotonic() > deadline:
-                break  # the job is running: now vanish (leaving the block closes the connection)
+    data = json.loads(generate_body(served.url, upload(served.url, control_path), steps="150", seed=str(seed)))["data"]
+    running = start_and_vanish(served.url, "generate", data)
     assert running, "the abandoned job never started, so its cancellation proves nothing"
     assert_still_generates(client, small_job, seed=8)
     assert not _saved_with_seed(served, seed), "the abandoned job ran to the end"

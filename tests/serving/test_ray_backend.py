@@ -4,6 +4,8 @@ and Stop ends the replica's job within a step."""
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 import time
 
@@ -18,6 +20,7 @@ from pipelines.engine import Engine
 from pipelines.limits import Limits
 from pipelines.requests import ControlUnit, GenerationRequest
 from preprocessors import PreprocessorError
+from ui.models_tab import replica_rows
 
 pytestmark = pytest.mark.ray
 
@@ -96,6 +99,8 @@ def test_four_concurrent_callers_each_get_their_sequential_twin_on_both_replicas
         assert result.seeds == [seed] and np.array_equal(_pixels(result.images[0]), _pixels(twin.images[0])), seed
     assert len(results) == 4
     assert len({served.replica for _, served in ray_backend.served}) == 2  # both replicas took jobs
+    rows = replica_rows(ray_backend.status())  # the Models tab's table: each replica, its state and its jobs
+    assert [row[1] for row in rows] == ["RUNNING", "RUNNING"] and sorted(row[4] for row in rows) in ([1, 3], [2, 2])
 
 
 def test_stop_ends_the_replicas_job_within_a_step_and_the_next_job_starts_at_once(ray_backend):
@@ -128,3 +133,53 @@ def test_maps_on_a_replica_obey_the_servers_limits_and_its_sentence_arrives_as_i
     with pytest.raises(PreprocessorError) as refused:
         ray_backend.preprocess("canny", Image.new("RGB", (400, 50)), processor_res=64)
     assert str(refused.value).startswith("The control image is 400x50 pixels, more than 4:1")  # no Ray traceback
+
+
+def _wait_for(condition, what: str, timeout_s: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():  # bounded
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.2)
+
+
+def test_a_replica_killed_mid_job_costs_only_that_job_and_serve_replaces_it(ray_backend, local_engine):
+    """Last in this module: it kills one of the shared replicas. The killed job runs once more on the other replica,
+    the other replica's own job completes untouched, and after Serve starts a new replica both take jobs again."""
+    victim_steps, outcome = [], {}
+    ray_backend.served.clear()
+    victim = threading.Thread(target=lambda: outcome.__setitem__("victim", ray_backend.generate(
+        _request(31, steps=150), on_step=victim_steps.append, save=False)))
+    victim.start()
+    _wait_for(lambda: len(victim_steps) >= 2, "the victim job's steps")
+    killed = ray_backend.served[-1][1]  # the only job so far: its replica's process
+    bystander = threading.Thread(target=lambda: outcome.__setitem__("bystander", ray_backend.generate(
+        _request(32, steps=40), save=False)))
+    bystander.start()
+    _wait_for(lambda: len(ray_backend.served) == 2, "the second job to reach the other replica")
+    assert ray_backend.served[-1][1].pid != killed.pid
+    os.kill(killed.pid, signal.SIGKILL)
+    victim.join(timeout=180)
+    bystander.join(timeout=180)
+
+    assert np.array_equal(_pixels(outcome["bystander"].images[0]),
+                          _pixels(local_engine.generate(_request(32, steps=40), save=False).images[0]))
+    retried = [served for kind, served in ray_backend.served][2:]
+    assert retried and retried[0].pid != killed.pid  # the victim's job ran again, on the surviving replica
+    assert np.array_equal(_pixels(outcome["victim"].images[0]),
+                          _pixels(local_engine.generate(_request(31, steps=150), save=False).images[0]))
+
+    def replaced() -> bool:
+        replicas = ray_backend.replicas()
+        return [item["state"] for item in replicas] == ["RUNNING", "RUNNING"] and killed.pid not in {
+            item["pid"] for item in replicas}
+
+    _wait_for(replaced, "Serve to replace the killed replica", timeout_s=180)
+    ray_backend.served.clear()
+    after = [threading.Thread(target=lambda seed=seed: outcome.__setitem__(seed, ray_backend.generate(
+        _request(seed), save=False))) for seed in (33, 34)]
+    for caller in after:
+        caller.start()
+    for caller in after:
+        caller.join(timeout=120)
+    assert outcome[33].seeds == [33] and outcome[34].seeds == [34]
+    assert len({served.pid for _, served in ray_backend.served}) == 2  # the new replica took one of them

@@ -9,7 +9,7 @@ from pipelines.lazy import LazyEngine
 from pipelines.requests import ControlUnit, GenerationRequest
 from preprocessors import Preprocessors
 from serving import LocalBackend
-from ui.models_tab import controlnet_rows
+from ui.models_tab import controlnet_rows, replica_rows
 
 
 def test_an_operators_override_is_listed_and_shown_resident_after_one_job(tmp_path):
@@ -25,6 +25,7 @@ def test_an_operators_override_is_listed_and_shown_resident_after_one_job(tmp_pa
     backend = LocalBackend(engine, Preprocessors(device="cpu", offline=True))
     rows = {row[0]: row for row in controlnet_rows(backend.status(), overrides)}
     assert rows["canny"][1:] == [str(folder), "loads on first use"]
+    assert replica_rows(backend.status()) == []  # in-process: no replicas table
     engine.get().generate(GenerationRequest(prompt="x", units=(ControlUnit(image=Image.new("RGB", (64, 64)), condition="canny"),),
                                             steps=1, width=64, height=64, seed=1), save=False)
     rows = {row[0]: row for row in controlnet_rows(backend.status(), overrides)}

@@ -1,0 +1,71 @@
+"""Two Ray nodes on this one machine (Ray's own test cluster: a head and a second node, one CPU each, all on
+127.0.0.1), one replica placed on each: the app joins the cluster by address and both nodes serve jobs."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import Counter
+
+import pytest
+
+from pipelines.limits import Limits
+from tests.serving.test_ray_backend import _request
+
+pytestmark = pytest.mark.ray
+
+
+@pytest.fixture(scope="module")
+def cluster_backend():
+    import ray
+    from ray._private import ray_constants
+    from ray.cluster_utils import Cluster
+
+    from serving.ray_backend import ROOT, RayBackend, loopback_only
+    from serving.ray_options import RayOptions
+
+    saved_env = {key: os.environ.get(key) for key in (ray_constants.ENABLE_RAY_CLUSTERS_ENV_VAR, "PYTHONPATH")}
+    saved_flag = ray_constants.ENABLE_RAY_CLUSTER
+    loopback_only()  # both nodes on 127.0.0.1: a test server listens on loopback only
+    os.environ["PYTHONPATH"] = str(ROOT)  # the nodes' workers import the studio's packages
+    cluster = Cluster(initialize_head=True, connect=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
+    backend = None
+    try:
+        cluster.add_node(num_cpus=1)
+        cluster.wait_for_nodes(timeout=60)
+        options = {"device": "cpu", "taesd": False, "limits": Limits()}
+        backend = RayBackend(RayOptions(cluster.address, 2, 2, replica_cpus=1), "tiny", options, offline=True)
+        backend.start().join(timeout=180)
+        assert backend.state.phase == "ready", backend.state
+        yield backend
+    finally:
+        if backend is not None:
+            backend.shutdown()  # a joined cluster keeps running: only our app is removed
+        ray.shutdown()
+        cluster.shutdown()
+        ray_constants.ENABLE_RAY_CLUSTER = saved_flag
+        for key, value in saved_env.items():
+            os.environ.pop(key, None) if value is None else os.environ.__setitem__(key, value)
+
+
+def test_one_replica_on_each_node_and_both_nodes_serve_jobs(cluster_backend):
+    import ray
+
+    nodes = {node["NodeID"] for node in ray.nodes() if node["Alive"]}
+    assert len(nodes) == 2
+    replicas = cluster_backend.replicas()
+    assert {replica["node"] for replica in replicas} == nodes  # Serve placed one replica per one-CPU node
+    assert [replica["state"] for replica in replicas] == ["RUNNING", "RUNNING"]
+
+    results: dict[int, object] = {}
+    callers = [threading.Thread(target=lambda seed=seed: results.__setitem__(seed, cluster_backend.generate(
+        _request(seed), save=False))) for seed in (41, 42, 43, 44)]
+    cluster_backend.served.clear()
+    for caller in callers:
+        caller.start()
+    for caller in callers:
+        caller.join(timeout=120)
+    assert {seed: result.seeds for seed, result in results.items()} == {seed: [seed] for seed in (41, 42, 43, 44)}
+    served_on = [served.node_id for _, served in cluster_backend.served]
+    assert len(served_on) == 4 and set(served_on) == nodes, served_on  # each job says which node ran it
+    assert {replica["node"]: replica["jobs"] for replica in cluster_backend.replicas()} == Counter(served_on)  # Models tab
