@@ -176,8 +176,11 @@ def _backend(args: argparse.Namespace, limits, overrides: dict[str, str]):
                    cpu_offload=args.cpu_offload)
     offline = bool(args.offline or os.environ.get("HF_HUB_OFFLINE"))
     if args.ray:
+        from serving.ray_options import RayOptions, keep_ray_on_loopback
+
+        if args.ray == "local":
+            keep_ray_on_loopback()
         from serving.ray_backend import RayBackend
-        from serving.ray_options import RayOptions
 
         ray_options = RayOptions(args.ray, *args.replicas, replica_cpus=args.replica_cpus, queue_size=args.queue_size)
         device = "cpu" if args.replica_cpus else args.device

@@ -13,16 +13,13 @@ import os
 import threading
 
 import numpy as np
-import ray
 import torch
 from PIL import Image
 
 from bench.common import interleaved, ratio_summary, summary, table, write
 from pipelines.engine import Engine
 from pipelines.requests import ControlUnit, GenerationRequest
-from serving.ray_backend import ROOT, RayBackend, loopback_only
-from serving.ray_options import RayOptions
-from serving.replica import NAMESPACE
+from serving.ray_options import RayOptions, keep_ray_on_loopback
 
 
 def request(size: int, steps: int, seed: int) -> GenerationRequest:
@@ -32,7 +29,7 @@ def request(size: int, steps: int, seed: int) -> GenerationRequest:
                              steps=steps, sampler="Euler", seed=seed, width=size, height=size)
 
 
-def concurrently(backend: RayBackend, jobs: list[GenerationRequest]) -> None:
+def concurrently(backend, jobs: list[GenerationRequest]) -> None:
     """Every job submitted at once, as visitors do; returns when all are done."""
     errors: list[BaseException] = []
 
@@ -52,7 +49,12 @@ def concurrently(backend: RayBackend, jobs: list[GenerationRequest]) -> None:
 
 
 def run(size: int, steps: int, jobs: int, rounds: int) -> dict:
-    loopback_only()
+    keep_ray_on_loopback()  # before Ray is imported
+    import ray
+
+    from serving.ray_backend import ROOT, RayBackend
+    from serving.replica import NAMESPACE
+
     ray.init(num_cpus=3, include_dashboard=False, namespace=NAMESPACE, log_to_driver=False,
              runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}})
     options = {"device": "cpu", "taesd": False}

@@ -4,6 +4,7 @@ the replica's job through the cancel board. Gradio stays out of Ray: this proces
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import math
 import os
@@ -16,7 +17,6 @@ from pathlib import Path
 
 import ray
 from ray import serve
-from ray._private import ray_constants
 from ray.serve.exceptions import BackPressureError
 
 from pipelines.cancel import CancelToken
@@ -76,9 +76,12 @@ class RayBackend:
         if ray.is_initialized():  # a script (or bench) that started Ray itself
             pass
         elif self.options.address == "local":  # everything on loopback: Ray's ports run code for anyone who reaches them
-            loopback_only()
             ray.init(num_cpus=os.cpu_count(), include_dashboard=False, _node_ip_address="127.0.0.1", namespace=NAMESPACE,
                      runtime_env={"env_vars": env}, log_to_driver=False)
+            if not ipaddress.ip_address(ray.util.get_node_ip_address()).is_loopback:
+                ray.shutdown()
+                raise RuntimeError("--ray local would listen beyond 127.0.0.1: call "
+                                   "serving.ray_options.keep_ray_on_loopback() before Ray is imported.")
         else:
             ray.init(address=self.options.address, namespace=NAMESPACE, runtime_env={"env_vars": env}, log_to_driver=False)
         serve.start(http_options={"host": "127.0.0.1"}, proxy_location="Disabled")
@@ -248,14 +251,6 @@ class RayBackend:
 
     def switch(self, model: str) -> None:
         raise RuntimeError("Switching the model is not available with --ray; restart the app with --model.")
-
-
-def loopback_only() -> None:
-    """Ray 2.60 on Linux swaps a 127.0.0.1 node address for the machine's reachable one and listens on every interface;
-    its single-machine mode (the one it uses on macOS and Windows) keeps every port on loopback. Set before Ray starts:
-    Ray's own processes read the variable, this one the constant it was read into at import. No library call does it."""
-    os.environ[ray_constants.ENABLE_RAY_CLUSTERS_ENV_VAR] = "0"
-    ray_constants.ENABLE_RAY_CLUSTER = False
 
 
 @contextmanager

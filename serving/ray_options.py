@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 import socket
 from dataclasses import dataclass
+
+
+def keep_ray_on_loopback() -> None:
+    """Call before Ray is imported, for `--ray local`. On Linux Ray swaps a 127.0.0.1 node address for the machine's
+    reachable one and listens on every interface; its single-machine mode (the one it runs on macOS and Windows, chosen
+    by this variable when Ray is imported) keeps every port on 127.0.0.1 and takes no other node."""
+    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
 
 
 @dataclass(frozen=True)

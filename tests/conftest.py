@@ -18,6 +18,9 @@ os.environ["TMPDIR"] = tempfile.tempdir = str(_SCRATCH / "tmp")  # test servers 
 _RAY_TMP = tempfile.mkdtemp(prefix="ray-", dir="/tmp")
 atexit.register(shutil.rmtree, _RAY_TMP, ignore_errors=True)
 os.environ["RAY_TMPDIR"] = _RAY_TMP
+from serving.ray_options import keep_ray_on_loopback  # noqa: E402  (imports no Ray)
+
+keep_ray_on_loopback()  # every Ray a test starts (private or a two-node test cluster) stays on 127.0.0.1
 _HUB = Path(os.environ.get("STUDIO_TEST_HUB") or _SCRATCH) / "hub"  # STUDIO_TEST_HUB: a cache kept between runs
 _HUB.mkdir(parents=True, exist_ok=True)
 os.environ["HF_HUB_OFFLINE"] = "1"

@@ -25,6 +25,7 @@ from tests.server import start_app
 from tests.serving.test_ray_backend import OneThreadEngine, _map
 
 pytestmark = [pytest.mark.ray, pytest.mark.server]
+RAY_AS_INSTALLED = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "1"}  # undo conftest's loopback switch: the app sets it itself
 JOB = dict(prompt="a lighthouse", steps=3, width=64, height=64, seed=21, sampler="Euler")
 
 
@@ -44,7 +45,7 @@ def ready_map(tmp_path_factory):
 def ray_app(tmp_path_factory):
     assert not _ray_processes(), "another Ray is running; these tests must see only their own"
     app = start_app(tmp_path_factory.mktemp("ray-app"), "--ray", "local", "--replicas", "2", "--replica-cpus", "1",
-                    "--lazy-preprocessors")
+                    "--lazy-preprocessors", env=RAY_AS_INSTALLED)
     try:
         deadline = time.monotonic() + 180
         while "engine settled:" not in app.log() and time.monotonic() < deadline:  # bounded: the replicas load

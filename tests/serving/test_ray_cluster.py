@@ -18,15 +18,14 @@ pytestmark = pytest.mark.ray
 @pytest.fixture(scope="module")
 def cluster_backend():
     import ray
-    from ray._private import ray_constants
     from ray.cluster_utils import Cluster
 
-    from serving.ray_backend import ROOT, RayBackend, loopback_only
+    from serving.ray_backend import ROOT, RayBackend
     from serving.ray_options import RayOptions
 
-    saved_env = {key: os.environ.get(key) for key in (ray_constants.ENABLE_RAY_CLUSTERS_ENV_VAR, "PYTHONPATH")}
-    saved_flag = ray_constants.ENABLE_RAY_CLUSTER
-    loopback_only()  # both nodes on 127.0.0.1: a test server listens on loopback only
+    # both nodes on 127.0.0.1 (conftest keeps every test's Ray on loopback); Ray's own test cluster starts its nodes
+    # without the `ray start` command, which refuses a second node in that mode
+    saved_path = os.environ.get("PYTHONPATH")
     os.environ["PYTHONPATH"] = str(ROOT)  # the nodes' workers import the studio's packages
     cluster = Cluster(initialize_head=True, connect=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
     backend = None
@@ -43,9 +42,10 @@ def cluster_backend():
             backend.shutdown()  # a joined cluster keeps running: only our app is removed
         ray.shutdown()
         cluster.shutdown()
-        ray_constants.ENABLE_RAY_CLUSTER = saved_flag
-        for key, value in saved_env.items():
-            os.environ.pop(key, None) if value is None else os.environ.__setitem__(key, value)
+        if saved_path is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = saved_path
 
 
 def test_one_replica_on_each_node_and_both_nodes_serve_jobs(cluster_backend):
