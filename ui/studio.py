@@ -57,9 +57,13 @@ class Studio:
     controlnet_overrides: dict[str, str] = field(default_factory=dict)
     any_hub_model: bool = False  # the operator's opt-in to let users name any hub repo (the server downloads it)
     keep_copies: bool = True  # save results to --outputs unless the visitor says otherwise (off by default when shared)
-    # One job at a time from its first preprocessor run to its last decoded image. Gradio frees a caller's queue slot
-    # before an abandoned job's worker has stopped, so without this the next job's map work overlapped it.
-    _job_slot: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    # As many jobs as the backend runs at once (one per replica; one in-process), each held from its first preprocessor
+    # run to its last decoded image. Gradio frees a caller's queue slot before an abandoned job's worker has stopped,
+    # so without this the next job's map work overlapped it.
+    _job_slots: threading.BoundedSemaphore = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._job_slots = threading.BoundedSemaphore(self.backend.jobs_at_once)
 
     def control_map(self, image: object, module: str, processor_res: int = 512,
                     threshold_a: float | None = None, threshold_b: float | None = None) -> Image.Image:
@@ -135,8 +139,8 @@ class Studio:
 
     @contextmanager
     def _one_job(self, kind: str) -> Iterator[None]:
-        """Hold the job slot; the log's `job started` / `job ended` lines always alternate."""
-        with self._job_slot:
+        """Hold a job slot; the log's `job started` / `job ended` lines show how many jobs run at once."""
+        with self._job_slots:
             log.info("job started: %s", kind)
             try:
                 yield

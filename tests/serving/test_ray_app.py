@@ -84,13 +84,23 @@ def test_the_app_on_ray_replicas_serves_the_same_pixels(ray_app, ready_map, twin
     assert np.array_equal(np.asarray(Image.open(images[0]).convert("RGB")), pixels)
 
 
-def test_four_concurrent_callers_each_get_their_twin_and_both_replicas_serve(ray_app, ready_map, twin):
-    before = len(_served_replicas(ray_app.log()))
+def _most_at_once(log: str) -> int:
+    """The most jobs the studio ran side by side, from its `job started` / `job ended` lines."""
+    running = most = 0
+    for event in re.findall(r"job (started|ended):", log):
+        running += 1 if event == "started" else -1
+        most = max(most, running)
+    return most
+
+
+def test_four_concurrent_callers_each_get_their_twin_and_both_replicas_work_at_once(ray_app, ready_map, twin):
+    log_before = len(ray_app.log())
     results: dict[int, object] = {}
+    job = {**JOB, "steps": 20}  # long enough that four callers arriving together overlap
 
     def call(seed: int) -> None:
         results[seed] = Client(ray_app.url, verbose=False).predict(
-            image=handle_file(str(ready_map)), module="none", condition="canny", **{**JOB, "seed": seed},
+            image=handle_file(str(ready_map)), module="none", condition="canny", **{**job, "seed": seed},
             api_name="/generate")
 
     callers = [threading.Thread(target=call, args=(seed,)) for seed in (51, 52, 53, 54)]
@@ -100,11 +110,13 @@ def test_four_concurrent_callers_each_get_their_twin_and_both_replicas_serve(ray
         caller.join(timeout=180)
     assert sorted(results) == [51, 52, 53, 54]
     for seed, (images, _, infotext) in results.items():
-        pixels, expected_infotext = _twin_pixels(twin, seed=seed)
+        pixels, expected_infotext = _twin_pixels(twin, **{**job, "seed": seed})
         assert infotext == expected_infotext
         assert np.array_equal(np.asarray(Image.open(images[0]).convert("RGB")), pixels), seed
-    served = _served_replicas(ray_app.log())[before:]
-    assert len(served) == 4 and len(set(served)) == 2, served  # the queue let both replicas work
+    log = ray_app.log()[log_before:]
+    served = _served_replicas(log)
+    assert len(served) == 4 and len(set(served)) == 2, served
+    assert _most_at_once(log) == 2, log  # the queue and the studio let both replicas work at the same time
 
 
 def test_every_ray_port_the_app_opens_listens_on_loopback_only(ray_app):
