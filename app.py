@@ -137,10 +137,10 @@ def main(argv: list[str] | None = None) -> None:
     from gradio.utils import get_upload_folder
 
     from pipelines.limits import Limits
+    from studio import Studio
     from ui.access import Access
     from ui.disk import start_sweeper
     from ui.layout import CSS, build_demo
-    from ui.studio import Studio
 
     limits = Limits.from_env()
     overrides = dict(item.split("=", 1) for item in args.controlnet)

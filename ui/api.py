@@ -20,13 +20,13 @@ from pipelines.axes import parse_axis
 from pipelines.engine import CancelToken
 from pipelines.requests import ControlUnit, GenerationRequest
 from pipelines.schema import schema_fields
+from studio import Studio
+from studio.matrix import matrix_grid, matrix_items
 from ui.api_signature import keyword_endpoint, parameter, schema_parameters
 from ui.concurrency import GPU, PREPROCESS, QueueGuard
 from ui.errors import user_errors
 from ui.history_tab import read_png_info
-from ui.matrix import matrix_grid, matrix_items
 from ui.scratch import Scratch
-from ui.studio import Studio
 
 UNIT_NAMES = tuple(item.name for item in schema_fields(ControlUnit))
 

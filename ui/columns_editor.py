@@ -12,10 +12,10 @@ import gradio as gr
 from pipelines.controlnets import CONDITIONS
 from pipelines.requests import RequestError
 from preprocessors import families
-from ui.columns import parse_columns
+from studio import Studio
+from studio.columns import parse_columns
+from studio.readiness import column_readiness
 from ui.errors import user_errors
-from ui.readiness import column_readiness
-from ui.studio import Studio
 from ui.widgets import UNIT
 
 HEADERS = ["Condition(s)", "Processor res", "Threshold A", "Threshold B", "Pixel perfect", "ControlNet"]

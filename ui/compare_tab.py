@@ -9,16 +9,16 @@ from pipelines.axes import AXES, parse_axis
 from pipelines.engine import CancelToken
 from pipelines.requests import ControlUnit
 from pipelines.streaming import CellDone, Done, stream_job
-from ui.columns import parse_columns
+from studio import Studio
+from studio.columns import parse_columns
+from studio.matrix import matrix_grid, matrix_items, partial_matrix
 from ui.columns_editor import build_columns_editor
 from ui.concurrency import GPU
 from ui.errors import sentence, user_errors
 from ui.generate_tab import EXAMPLES, GENERATE_EXAMPLES, GenerateTab
-from ui.matrix import matrix_grid, matrix_items, partial_matrix
 from ui.matrix_export import export_matrix
 from ui.restore import restore, restore_targets
 from ui.scratch import Scratch
-from ui.studio import Studio
 from ui.widgets import UNIT, keep_copy_box, prompt_row, sampler_controls, schema_choices, schema_slider, wire_stop
 
 

@@ -16,12 +16,9 @@ from pipelines.loading import ModelLoadError
 from pipelines.requests import RequestError
 from preprocessors import PreprocessorError
 from serving import ServerBusy
+from studio import UploadError
 
 log = logging.getLogger(__name__)
-
-
-class UploadError(ValueError):
-    """An upload we cannot use; the message tells the user what to send instead."""
 
 
 USER_ERRORS = (RequestError, PreprocessorError, ModelLoadError, GenerationError, EngineUnavailable, UploadError, ServerBusy)

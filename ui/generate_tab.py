@@ -11,9 +11,9 @@ import gradio as gr
 from pipelines.engine import CancelToken
 from pipelines.streaming import Done, stream_job
 from preprocessors import families
+from studio import Studio
 from ui.concurrency import GPU, PREPROCESS
 from ui.errors import sentence, user_errors
-from ui.studio import Studio
 from ui.widgets import (
     SettingsControls,
     UnitControls,

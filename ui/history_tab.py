@@ -9,10 +9,10 @@ from PIL import Image
 
 from pipelines.infotext import parse_infotext
 from pipelines.requests import RequestError
+from studio import Studio
 from ui.errors import sentence, user_errors
 from ui.generate_tab import GenerateTab
 from ui.restore import restore, restore_targets
-from ui.studio import Studio
 
 HISTORY_LIMIT = 200
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gradio as gr
 
+from studio import Studio
 from ui.access import Access
 from ui.api import register_api
 from ui.compare_tab import build_compare_tab
@@ -12,7 +13,6 @@ from ui.disk import cache_schedule
 from ui.generate_tab import build_generate_tab
 from ui.history_tab import build_history_tab
 from ui.models_tab import banner_text, build_models_tab
-from ui.studio import Studio
 
 TITLE = "ControlNet Studio"
 # gradio caps a gallery at 55% of the window with an inner scroll; the matrix must show all its rows at once, and at

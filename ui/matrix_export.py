@@ -8,7 +8,7 @@ import zipfile
 from pathlib import Path
 
 from pipelines.outputs import png_info
-from ui.matrix import Matrix, matrix_grid
+from studio.matrix import Matrix, matrix_grid
 from ui.scratch import Scratch, slug
 
 

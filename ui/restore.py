@@ -12,8 +12,8 @@ from pipelines.infotext import request_from_infotext
 from pipelines.requests import AUTO, ControlUnit
 from pipelines.schema import RequestError, check_value
 from preprocessors import PreprocessorError, families, get_spec
+from studio import Studio
 from ui.generate_tab import GenerateTab
-from ui.studio import Studio
 from ui.widgets import REQUEST_FIELDS, UNIT_FIELDS, UnitControls, slider_updates
 
 # Unit fields whose control needs more than its value (the family's variant list, the sliders' ranges, "auto", blank).

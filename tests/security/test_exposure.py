@@ -31,7 +31,7 @@ def _get(url: str, **kwargs) -> httpx.Response:
 TRAVERSALS = [  # sent byte for byte, as an attacker would
     "/etc/passwd", "../../../../etc/passwd", "..%2f..%2f..%2f..%2fetc%2fpasswd", "%2e%2e%2f%2e%2e%2f%2e%2e%2fetc%2fpasswd",
     "%2fetc%2fpasswd", "....//....//etc/passwd", "/proc/self/environ", str(ROOT / "app.py"), "app.py", "./app.py",
-    str(ROOT / ".env"), ".env", "ui/studio.py", str(ROOT / "pipelines" / "engine.py"),
+    str(ROOT / ".env"), ".env", "studio/service.py", str(ROOT / "pipelines" / "engine.py"),
 ]
 
 

@@ -20,11 +20,11 @@ from pipelines.engine import Engine
 from pipelines.lazy import LazyEngine
 from preprocessors import Preprocessors
 from serving import LocalBackend
+from studio import Studio
 from tests.pipelines.helpers import fail_once, nan_unless_float32
 from tests.security.helpers import assert_still_generates, error_text, wait_until_drained
 from tests.server import free_port
 from ui.layout import build_demo
-from ui.studio import Studio
 
 pytestmark = pytest.mark.server
 

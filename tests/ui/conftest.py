@@ -72,8 +72,8 @@ def generate_tab(ui_models_dir):
     from pipelines.limits import DEFAULT_LIMITS
     from preprocessors import Preprocessors
     from serving import LocalBackend
+    from studio import Studio
     from ui.generate_tab import build_generate_tab
-    from ui.studio import Studio
 
     studio = Studio(LocalBackend(LazyEngine("tiny", lambda model: None), Preprocessors(device="cpu")), DEFAULT_LIMITS,
                     [ui_models_dir])
@@ -98,7 +98,7 @@ def tiny_studio():
     from pipelines.limits import DEFAULT_LIMITS
     from preprocessors import Preprocessors
     from serving import LocalBackend
-    from ui.studio import Studio
+    from studio import Studio
 
     engine = LazyEngine("tiny", lambda model: Engine.load(model, device="cpu", taesd=False))
     engine.start().join(timeout=120)

@@ -27,8 +27,8 @@ def test_the_page_builds_with_examples():
     from pipelines.limits import Limits
     from preprocessors import Preprocessors
     from serving import LocalBackend
+    from studio import Studio
     from ui.layout import build_demo
-    from ui.studio import Studio
 
     demo = build_demo(Studio(LocalBackend(LazyEngine("tiny", lambda model: None), Preprocessors(offline=True)), Limits(), []))
     config = demo.get_config_file()

@@ -11,7 +11,7 @@ from PIL import Image
 from pipelines.denoise import JobCancelled
 from pipelines.engine import CancelToken, StepUpdate
 from pipelines.streaming import Done, stream_job
-from ui.grid import CAPTION_HEIGHT, ROW_LABEL_WIDTH, labelled_grid
+from studio.grid import CAPTION_HEIGHT, ROW_LABEL_WIDTH, labelled_grid
 
 
 def test_stream_job_yields_every_step_then_the_result():

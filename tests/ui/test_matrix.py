@@ -12,7 +12,7 @@ from PIL import Image
 
 from pipelines.limits import DEFAULT_LIMITS
 from pipelines.requests import ControlUnit, GenerationRequest
-from ui.columns import parse_columns
+from studio.columns import parse_columns
 
 COLUMNS = ["canny", "lineart_standard", "invert"]
 JOB = dict(prompt="a house on a hill", steps=2, width=64, height=64, sampler="Euler")

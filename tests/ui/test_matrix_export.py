@@ -15,11 +15,11 @@ from pipelines.infotext import parse_infotext
 from pipelines.requests import ControlUnit, GenerationRequest
 from preprocessors import Preprocessors, get_spec
 from serving import LocalBackend
-from ui.columns import parse_columns
+from studio import Studio
+from studio.columns import parse_columns
+from studio.readiness import column_readiness
 from ui.matrix_export import export_matrix
-from ui.readiness import column_readiness
 from ui.scratch import Scratch
-from ui.studio import Studio
 
 JOB = dict(prompt="a lighthouse", steps=2, width=64, height=64, sampler="Euler", seed=8, batch_size=2)
 

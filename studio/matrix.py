@@ -15,8 +15,8 @@ from pipelines.loading import ModelLoadError
 from pipelines.requests import ControlUnit, GenerationRequest, GenerationResult, RequestError
 from preprocessors import PreprocessorError
 from serving import Backend
-from ui.columns import Column, column_unit
-from ui.grid import failure_tile, labelled_grid
+from studio.columns import Column, column_unit
+from studio.grid import failure_tile, labelled_grid
 
 MAP_AXES = ("processor_res", "threshold_a", "threshold_b")  # change the map itself: computed once per (column, value)
 NO_AXIS = Axis("none", (None,))

@@ -30,8 +30,8 @@ from pipelines.requests import (
 )
 from preprocessors import get_spec, pixel_perfect_resolution, resolve_thresholds
 from serving import Backend
-from ui.columns import parse_columns
-from ui.matrix import (
+from studio.columns import parse_columns
+from studio.matrix import (
     NO_AXIS,
     Matrix,
     build_matrix,
@@ -41,7 +41,7 @@ from ui.matrix import (
     controlnet_failures,
     without_failed,
 )
-from ui.uploads import open_upload
+from studio.uploads import open_upload
 
 log = logging.getLogger(__name__)
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")

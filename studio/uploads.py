@@ -8,7 +8,11 @@ from pathlib import Path
 from PIL import Image, UnidentifiedImageError
 
 from preprocessors import normalise_image
-from ui.errors import UploadError
+
+
+class UploadError(ValueError):
+    """An upload we cannot use; the message tells the user what to send instead."""
+
 
 MAX_PIXELS = 40_000_000  # 40 MP: far above any useful control image, far below a decompression bomb
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pipelines.requests import AUTO
 from preprocessors import get_spec
-from ui.columns import Column
-from ui.studio import Studio
+from studio import Studio
+from studio.columns import Column
 
 
 def column_readiness(studio: Studio, columns: list[Column]) -> list[str]:
