@@ -89,7 +89,8 @@ class Preprocessors:
 
     def run(self, name: str, image: Image.Image, processor_res: int = 512,
             threshold_a: float | None = None, threshold_b: float | None = None) -> Image.Image:
-        """The map as RGB, its short side equal to processor_res and the input's aspect ratio kept."""
+        """The map as RGB, its short side equal to processor_res and the input's aspect ratio kept; `none` gives the
+        upload itself, as A1111 does (a ready map resampled to 512 and back would not be the map the artist made)."""
         spec = get_spec(name)
         if isinstance(processor_res, float) and processor_res.is_integer():  # sliders and JSON send 512.0
             processor_res = int(processor_res)
@@ -98,6 +99,8 @@ class Preprocessors:
         a, b = resolve_thresholds(spec, threshold_a, threshold_b)
         check_map_size(image.size, processor_res, self.max_map_pixels, self.max_map_aspect)
         picture = normalise_image(image)
+        if spec.detector == "none":
+            return picture
         key = map_key(picture, name, processor_res, a, b)
         cached = self.cache.get(key)
         if cached is not None:
