@@ -51,6 +51,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--vae-tiling", action="store_true", help="decode in tiles to save GPU memory")
     parser.add_argument("--cpu-offload", action="store_true",
                         help="small GPUs: keep weights in RAM, move each model to the GPU only while it runs (slower)")
+    parser.add_argument("--api", action="store_true",
+                        help="add AUTOMATIC1111's HTTP API (/sdapi/v1/txt2img, /controlnet/*) on the same server, login "
+                             "and queue, for webuiapi, plugins and scripts")
     parser.add_argument("--ray", metavar="local|ADDRESS",
                         help="run the engine on Ray Serve replicas: 'local' starts a private Ray on this machine "
                              "(127.0.0.1 only); an address ('auto', 'ray://head:10001') joins a cluster")
@@ -109,12 +112,13 @@ def local_only(host: str, share: bool, has_auth: bool) -> bool:
     return is_loopback(host) and not share and not has_auth and not os.environ.get("GRADIO_ROOT_PATH")
 
 
-def exposure_warning(host: str, share: bool, has_auth: bool) -> str | None:
+def exposure_warning(host: str, share: bool, has_auth: bool, api: bool = False) -> str | None:
     if has_auth or (is_loopback(host) and not share):
         return None
     where = "a public share link" if share else f"{host} (reachable from other machines)"
-    return (f"WARNING: serving on {where} without --auth: anyone who finds it can use your GPU and see results. "
-            f"Set {AUTH_ENV}=user:password or pass --auth.")
+    scripts = " and the A1111 API (--api) lets any script run jobs" if api else ""
+    return (f"WARNING: serving on {where} without --auth: anyone who finds it can use your GPU and see results"
+            f"{scripts}. Set {AUTH_ENV}=user:password or pass --auth.")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -130,7 +134,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"--admin {', '.join(sorted(unknown_admins))}: not among the --auth / {AUTH_ENV} logins")
     from serving.ray_options import public_address_warning
 
-    for warning in (exposure_warning(args.host, args.share, bool(logins)), args.ray and public_address_warning(args.ray)):
+    for warning in (exposure_warning(args.host, args.share, bool(logins), args.api), args.ray and public_address_warning(args.ray)):
         if warning:
             print(warning, file=sys.stderr, flush=True)
 
@@ -155,12 +159,21 @@ def main(argv: list[str] | None = None) -> None:
     # `docker stop`/systemd send SIGTERM: close like Ctrl+C does, so exit handlers remove the API's temporary files
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
-        demo.launch(
+        app, _, _ = demo.launch(
             server_name=args.host, server_port=args.port, share=args.share,
             auth=make_auth_check(logins) if logins else None,
             max_file_size=args.max_file_size, enable_monitoring=False, ssr_mode=False, show_error=False,
-            footer_links=["api"], css=CSS,
+            footer_links=["api"], css=CSS, prevent_thread_lock=True,
         )
+        if args.api:
+            from a1111_api import ApiSettings, mount_a1111_api
+            from ui.concurrency import engine_jobs
+
+            mount_a1111_api(app, studio, ApiSettings(
+                check_login=make_auth_check(logins) if logins else None, local_only=access.local_only,
+                admins=access.admins, queue_size=args.queue_size, ui_waiting=lambda: engine_jobs(demo)))
+            print("AUTOMATIC1111-compatible API at /sdapi/v1/ and /controlnet/", flush=True)
+        demo.block_thread()
     finally:
         warming.join(timeout=60)  # an exit in the middle of torch's import code aborts the process
         stop_backend()

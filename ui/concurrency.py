@@ -98,3 +98,11 @@ class QueueGuard:
 
     def abandoned(self, request: gr.Request | None) -> bool:
         return self.unread(getattr(request, "session_hash", None)) > UNREAD_LIMIT
+
+
+def engine_jobs(blocks: gr.Blocks) -> int:
+    """The UI's and gradio API's engine jobs, waiting or running; the A1111 routes count them against --queue-size."""
+    queue = getattr(blocks, "_queue", None)
+    if queue is None:
+        return 0
+    return sum(1 for event in list(queue.event_ids_to_events.values()) if event.concurrency_id == GPU)

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 import gradio as gr
 from PIL import Image
 
-from pipelines.infotext import parse_infotext
 from pipelines.requests import RequestError
 from studio import Studio
+from studio.png_info import infotext_fields, infotext_of
 from ui.errors import sentence, user_errors
 from ui.generate_tab import GenerateTab
 from ui.restore import restore, restore_targets
@@ -30,15 +30,10 @@ def read_png_info(path: str | None) -> tuple[str, dict]:
         return "", {}
     try:
         with Image.open(path) as image:
-            text = image.info.get("parameters") or image.info.get("comment") or ""
+            text = infotext_of(image)
     except (OSError, ValueError):
         raise RequestError("That file is not an image we can read; drop a PNG made by this app or A1111.") from None
-    if isinstance(text, bytes):
-        text = text.decode("utf-8", "replace")
-    if not text:
-        return "", {}
-    parsed = parse_infotext(text)
-    return text, {"prompt": parsed.prompt, "negative_prompt": parsed.negative_prompt, **parsed.params, "units": parsed.units}
+    return text, infotext_fields(text)
 
 
 def build_history_tab(studio: Studio, generate: GenerateTab, tabs: gr.Tabs, compared: gr.State) -> gr.Tab:

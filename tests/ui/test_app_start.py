@@ -77,6 +77,9 @@ def test_command_line_contract():
     assert check("artist", "s3cret") and not check("artist", "s3cre") and not check("Artist", "s3cret")
     assert exposure_warning("0.0.0.0", False, False) and exposure_warning("127.0.0.1", True, False)
     assert exposure_warning("127.0.0.1", False, False) is None and exposure_warning("0.0.0.0", True, True) is None
+    assert "A1111 API" in exposure_warning("0.0.0.0", False, False, api=True)
+    assert "A1111 API" not in exposure_warning("0.0.0.0", False, False)
+    assert exposure_warning("127.0.0.1", False, False, api=True) is None
     help_text = subprocess.run([sys.executable, "app.py", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=60).stdout
     for flag in ("--model", "--device", "--host", "--port", "--share", "--auth", "--outputs", "--offline", "--cpu-offload"):
         assert flag in help_text

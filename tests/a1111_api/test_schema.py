@@ -1,0 +1,33 @@
+"""Every setting with an A1111 key in the schema reaches the request an A1111 payload becomes: a field added to
+`GenerationRequest` or `ControlUnit` with an `a1111` key and forgotten by the routes fails here."""
+
+from __future__ import annotations
+
+import pytest
+
+from a1111_api.controlnet import controlnet_models
+from a1111_api.txt2img import parse_txt2img
+from pipelines.limits import DEFAULT_LIMITS
+from pipelines.requests import ControlUnit, GenerationRequest
+from pipelines.schema import schema_fields
+from tests.a1111_api.conftest import drawing, png_b64
+from tests.ui.test_schema_coverage import other_value
+
+NAMED = [pytest.param(GenerationRequest, item, id=item.name) for item in schema_fields(GenerationRequest)
+         if item.setting.a1111] + [pytest.param(ControlUnit, item, id=f"unit.{item.name}")
+                                   for item in schema_fields(ControlUnit) if item.setting.a1111]
+
+
+@pytest.mark.parametrize("cls, item", NAMED)
+def test_each_a1111_key_sets_its_field(cls, item):
+    value = other_value(item)
+    unit = {"image": png_b64(drawing()), "module": "canny"}
+    payload = {"prompt": "p", "width": 64, "height": 64}
+    if cls is ControlUnit:
+        unit[item.setting.a1111] = value
+    else:
+        payload[item.setting.a1111] = value
+    payload["alwayson_scripts"] = {"controlnet": {"args": [unit]}}
+    parsed = parse_txt2img(payload, controlnet_models({}), DEFAULT_LIMITS, lambda settings: None)
+    target = parsed.request.units[0] if cls is ControlUnit else parsed.request
+    assert getattr(target, item.name) == value
