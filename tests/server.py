@@ -8,6 +8,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -114,3 +116,17 @@ def stop_all(processes: list[subprocess.Popen]) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=20)
+
+
+@contextmanager
+def running_fleet(launches: dict[str, Launch]) -> Iterator[dict[str, RunningApp]]:
+    """Servers launched together, each waited for (page, then background loading), all stopped together."""
+    running: dict[str, RunningApp] = {}
+    try:
+        for name, launch in launches.items():
+            running[name] = launch.ready()
+        for app in running.values():
+            app.settled()
+        yield running
+    finally:
+        stop_all([launch.process for launch in launches.values()])

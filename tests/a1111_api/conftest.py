@@ -9,7 +9,7 @@ import io
 import pytest
 from PIL import Image
 
-from tests.server import RunningApp, launch_app, stop_all
+from tests.server import RunningApp, launch_app, running_fleet
 
 USER, PASSWORD = "artist", "correct horse"
 
@@ -36,15 +36,8 @@ def api_servers(tmp_path_factory) -> dict[str, RunningApp]:
         "locked": launch_app(folder, "--api", "--queue-size", "1", "--lazy-preprocessors",
                              env={"STUDIO_AUTH": f"{USER}:{PASSWORD}"}),
     }
-    running: dict[str, RunningApp] = {}
-    try:
-        for name, launch in launches.items():
-            running[name] = launch.ready()
-        for app in running.values():
-            app.settled()
+    with running_fleet(launches) as running:
         yield running
-    finally:
-        stop_all([launch.process for launch in launches.values()])
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import time
 
 import httpx
 import pytest
@@ -120,3 +121,17 @@ def test_options_accept_what_the_server_runs_and_refuse_other_models_by_name(ope
     assert clip.status_code == 422 and clip.json()["field"] == "CLIP_stop_at_last_layers"
     kept = _post(open_api, {**BASE, "override_settings": {"sd_model_checkpoint": "tiny"}})
     assert kept.status_code == 200
+
+
+def test_a_caller_who_hangs_up_stops_the_job(open_api):
+    """A client that times out or dies mid-job: its job stops within a step instead of keeping the GPU for nobody. It
+    asked for its image to be saved, so a job that ran on would leave a file."""
+    seed = 8080
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(open_api.url + "sdapi/v1/txt2img", timeout=httpx.Timeout(30, read=2),
+                   json={**BASE, "seed": seed, "steps": 150, "width": 256, "height": 256, "save_images": True})
+    deadline = time.monotonic() + 60
+    while httpx.get(open_api.url + "sdapi/v1/progress", timeout=30).json()["state"]["job_count"]:  # bounded
+        assert time.monotonic() < deadline, "the abandoned job kept running"
+        time.sleep(0.2)
+    assert not list(open_api.outputs.glob(f"*/*-{seed}.png")), "the abandoned job ran to its end"

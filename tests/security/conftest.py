@@ -11,7 +11,7 @@ from gradio_client import Client, handle_file
 from app import AUTH_ENV
 from tests.fakehub import add_file
 from tests.security.helpers import QUEUE_SIZE, Payload, reference_image
-from tests.server import RunningApp, launch_app, stop_all
+from tests.server import RunningApp, launch_app, running_fleet
 
 MAX_FILE_SIZE = "1mb"
 LAZY = "--lazy-preprocessors"
@@ -142,13 +142,6 @@ def fleet(tmp_path_factory, models_dir, pickled_hub_repo, marker) -> dict[str, R
         "proxied": launch_app(folder, LAZY, env={"GRADIO_ROOT_PATH": "/studio"}),
         "pickled_model": launch_app(folder, LAZY, model=str(checkpoint)),
     }
-    running: dict[str, RunningApp] = {}
-    try:
-        for name, launch in launches.items():
-            running[name] = launch.ready()
-        for app in running.values():
-            app.settled()
+    with running_fleet(launches) as running:
         running["short_lived"].uploads = folder / "gradio-uploads"
         yield running
-    finally:
-        stop_all([launch.process for launch in launches.values()])
