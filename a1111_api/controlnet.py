@@ -7,7 +7,7 @@ from a1111_api.errors import refuse
 from a1111_api.payload import check_unused, decode_image, encode_png
 from pipelines.controlnets import CONTROLNET_MODELS, short_name
 from pipelines.requests import ControlUnit
-from preprocessors.registry import SPECS
+from preprocessors.registry import SPECS, get_spec
 from studio import Studio
 
 API_VERSION = 2  # what the extension's /controlnet/version answers since its v1.1 API
@@ -54,4 +54,7 @@ def detect(studio: Studio, payload: dict) -> dict:
     thresholds = [None if value in (None, -1) else value for value in thresholds]
     decoded = [decode_image(image, f"controlnet_input_images[{index}]") for index, image in enumerate(images)]
     maps = [studio.control_map(image, module, resolution, *thresholds) for image in decoded]
-    return {"images": [encode_png(image) for image in maps], "info": "Success"}
+    answer = {"images": [encode_png(image) for image in maps], "info": "Success"}
+    if get_spec(module).detector == "openpose":  # the extension adds the people it found, as OpenPose JSON
+        answer["poses"] = [studio.poses(image, module, resolution) for image in decoded]
+    return answer

@@ -70,9 +70,11 @@ def _sampler(payload: dict) -> str:
     scheduler = payload.get("scheduler")
     if scheduler in (None, "", "automatic", "Automatic") or not isinstance(name, str):
         return name
-    combined = f"{name} {str(scheduler).capitalize()}"
-    if combined in SAMPLER_NAMES or name.endswith(f" {str(scheduler).capitalize()}"):
-        return combined if combined in SAMPLER_NAMES else name
+    schedule = str(scheduler).capitalize()
+    if f"{name} {schedule}" in SAMPLER_NAMES:
+        return f"{name} {schedule}"
+    if name.endswith(f" {schedule}"):  # "DPM++ 2M Karras" sent with scheduler "karras" as well
+        return name
     raise refuse("scheduler", f"The sampler {name!r} with the {scheduler!r} schedule is not available here; use "
                               f"scheduler \"automatic\" with one of: {', '.join(SAMPLER_NAMES)}.")
 

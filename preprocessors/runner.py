@@ -13,6 +13,7 @@ from PIL import Image
 from preprocessors.cache import MapCache, map_key
 from preprocessors.detectors import ADAPTERS
 from preprocessors.normalise import normalise_image, short_side_size
+from preprocessors.poses import detect_pose_json
 from preprocessors.registry import SPECS, PreprocessorError, PreprocessorSpec, WeightSpec, get_spec, resolve_thresholds
 
 log = logging.getLogger(__name__)
@@ -92,10 +93,7 @@ class Preprocessors:
         """The map as RGB, its short side equal to processor_res and the input's aspect ratio kept; `none` gives the
         upload itself, as A1111 does (a ready map resampled to 512 and back would not be the map the artist made)."""
         spec = get_spec(name)
-        if isinstance(processor_res, float) and processor_res.is_integer():  # sliders and JSON send 512.0
-            processor_res = int(processor_res)
-        if isinstance(processor_res, bool) or not isinstance(processor_res, int) or not MIN_RES <= processor_res <= MAX_RES:
-            raise PreprocessorError(f"processor_res must be a whole number between {MIN_RES} and {MAX_RES}, got {processor_res!r}.")
+        processor_res = _resolution(processor_res)
         a, b = resolve_thresholds(spec, threshold_a, threshold_b)
         check_map_size(image.size, processor_res, self.max_map_pixels, self.max_map_aspect)
         picture = normalise_image(image)
@@ -112,6 +110,17 @@ class Preprocessors:
         result = _fit(result.convert("RGB"), picture.size, processor_res)
         self.cache.put(key, result)
         return result.copy()
+
+    def poses(self, name: str, image: Image.Image, processor_res: int = 512) -> dict | None:
+        """OpenPose JSON of the people an OpenPose module finds (None for other modules); same checks as `run`."""
+        spec = get_spec(name)
+        if spec.detector != "openpose":
+            return None
+        processor_res = _resolution(processor_res)
+        check_map_size(image.size, processor_res, self.max_map_pixels, self.max_map_aspect)
+        detector = self._detector(spec)
+        with self._run_locks[spec.detector]:
+            return detect_pose_json(detector, normalise_image(image), processor_res, **dict(spec.options))
 
     def status(self) -> list[PreprocessorStatus]:
         """Every preprocessor: ready, no weights needed, not loaded yet, or missing (with the fetch command)."""
@@ -185,3 +194,12 @@ def pixel_perfect_resolution(image_size: tuple[int, int], target_width: int, tar
     # "Resize and Fill" fits the whole image inside (smaller factor); the others cover the target (larger factor).
     scale = min(k_height, k_width) if resize_mode == "Resize and Fill" else max(k_height, k_width)
     return int(min(MAX_RES, max(MIN_RES, round(scale * min(width, height)))))
+
+
+def _resolution(processor_res: object) -> int:
+    """A whole number in range (sliders and JSON send 512.0), or a sentence."""
+    if isinstance(processor_res, float) and processor_res.is_integer():
+        processor_res = int(processor_res)
+    if isinstance(processor_res, bool) or not isinstance(processor_res, int) or not MIN_RES <= processor_res <= MAX_RES:
+        raise PreprocessorError(f"processor_res must be a whole number between {MIN_RES} and {MAX_RES}, got {processor_res!r}.")
+    return processor_res

@@ -46,6 +46,9 @@ class Backend(Protocol):
     def preprocess(self, module: str, image: Image.Image, processor_res: int = 512, threshold_a: float | None = None,
                    threshold_b: float | None = None) -> Image.Image: ...
 
+    def poses(self, module: str, image: Image.Image, processor_res: int = 512) -> dict | None:
+        """OpenPose JSON of the people an OpenPose module finds; None for other modules."""
+
     def weights_state(self, module: str) -> PreprocessorStatus: ...
 
     def preprocessor_states(self) -> list[PreprocessorStatus]: ...

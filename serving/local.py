@@ -42,6 +42,9 @@ class LocalBackend:
                    threshold_b: float | None = None) -> Image.Image:
         return self.annotators.run(module, image, processor_res=processor_res, threshold_a=threshold_a, threshold_b=threshold_b)
 
+    def poses(self, module: str, image: Image.Image, processor_res: int = 512) -> dict | None:
+        return self.annotators.poses(module, image, processor_res=processor_res)
+
     def weights_state(self, module: str) -> PreprocessorStatus:
         return self.annotators.weights_state(module)
 

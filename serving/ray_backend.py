@@ -213,6 +213,9 @@ class RayBackend:
     def preprocess(self, module, image, processor_res=512, threshold_a=None, threshold_b=None):
         return self._call("preprocess", module, image, processor_res, threshold_a, threshold_b)
 
+    def poses(self, module, image, processor_res=512):
+        return self._call("poses", module, image, processor_res)
+
     def weights_state(self, module: str):
         return self._call("weights_state", module)
 

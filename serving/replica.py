@@ -116,7 +116,7 @@ class EngineReplica:
 
     def call(self, method: str, *args: object) -> object:
         """The small calls (preprocess, readiness, status, unload), run on this replica's LocalBackend."""
-        if method not in ("preprocess", "weights_state", "preprocessor_states", "load_controlnet", "controlnet_needs",
+        if method not in ("preprocess", "poses", "weights_state", "preprocessor_states", "load_controlnet", "controlnet_needs",
                           "status", "unload"):
             raise ValueError(f"unknown replica call {method!r}")
         result = getattr(self.local, method)(*args)

@@ -74,6 +74,13 @@ class Studio:
         return self.backend.preprocess(module, picture, processor_res=processor_res, threshold_a=threshold_a,
                                        threshold_b=threshold_b)
 
+    def poses(self, image: object, module: str, processor_res: int = 512) -> dict | None:
+        """The people an OpenPose module finds in an upload, as OpenPose JSON (None for other modules)."""
+        picture = open_upload(image)
+        if picture is None:
+            raise RequestError("Upload a control image first.")
+        return self.backend.poses(module, picture, processor_res=processor_res)
+
     def checked_model(self, model: str) -> str | None:
         """A user-chosen ControlNet: a hub id, or a .safetensors/folder inside the allowed model folders."""
         model = (model or "").strip()

@@ -31,3 +31,14 @@ def test_each_a1111_key_sets_its_field(cls, item):
     parsed = parse_txt2img(payload, controlnet_models({}), DEFAULT_LIMITS, lambda settings: None)
     target = parsed.request.units[0] if cls is ControlUnit else parsed.request
     assert getattr(target, item.name) == value
+
+
+@pytest.mark.parametrize("sampler, scheduler, used", [
+    ("DPM++ 2M", "karras", "DPM++ 2M Karras"),  # A1111 >= 1.9 sends the schedule apart
+    ("DPM++ 2M Karras", "karras", "DPM++ 2M Karras"),
+    ("DPM++ 2M Karras", "automatic", "DPM++ 2M Karras"),  # older clients: the schedule in the name
+    ("Euler", None, "Euler"),
+])
+def test_sampler_and_schedule_become_one_of_our_samplers(sampler, scheduler, used):
+    payload = {"prompt": "p", "width": 64, "height": 64, "sampler_name": sampler, "scheduler": scheduler}
+    assert parse_txt2img(payload, {}, DEFAULT_LIMITS, lambda settings: None).request.sampler == used

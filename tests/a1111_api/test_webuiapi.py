@@ -165,3 +165,11 @@ def test_a_call_without_units_does_not_reuse_the_previous_calls_units(open_api):
     client.txt2img(prompt="with", seed=1, width=64, height=64, controlnet_units=_units(webuiapi)[:1])
     plain = client.txt2img(prompt="without", seed=1, width=64, height=64)
     assert len(plain.images) == 1 and "ControlNet 0" not in plain.images[0].info["parameters"]
+
+
+def test_detect_with_an_openpose_module_adds_the_people_as_openpose_json(webui, annotators_ready):
+    detected = webui.controlnet_detect([drawing().resize((96, 64))], module="openpose_full", processor_res=64)
+    [poses] = detected.json["poses"]
+    assert (poses["canvas_width"], poses["canvas_height"]) == detected.images[0].size == (96, 64)
+    assert isinstance(poses["people"], list)  # random annotator weights: how many people is not the point
+    assert "poses" not in webui.controlnet_detect([drawing()], module="canny", processor_res=64).json
