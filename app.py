@@ -200,18 +200,22 @@ def _backend(args: argparse.Namespace, limits, overrides: dict[str, str]):
         backend = RayBackend(ray_options, args.model, {**options, "device": device}, offline)
         return backend, backend.start, backend.shutdown
 
+    from hub import HubAccess
     from pipelines.engine import Engine
     from pipelines.lazy import LazyEngine
     from preprocessors import Preprocessors
     from serving import LocalBackend
 
+    hub = HubAccess(args.offline)  # one answer to "can weights be downloaded now?" for the engine and the annotators
+    hub.probe_in_background()
+
     def factory(model: str) -> Engine:
-        return Engine.load(model, device=args.device, **options)
+        return Engine.load(model, device=args.device, hub=hub, **options)
 
     # The default model falls back to `tiny` when it cannot be loaded (offline, no cache); an explicit choice does not.
     engine = LazyEngine(args.model, factory, fallback="tiny" if args.model == DEFAULT_MODEL else None)
     annotator_device = "cuda" if args.device in ("auto", "cuda") and _cuda_available() else "cpu"
-    annotators = Preprocessors(device=annotator_device, offline=args.offline or None, max_map_pixels=limits.max_map_pixels,
+    annotators = Preprocessors(device=annotator_device, hub=hub, max_map_pixels=limits.max_map_pixels,
                                max_map_aspect=limits.max_map_aspect)
 
     def start():

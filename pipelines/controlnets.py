@@ -10,6 +10,7 @@ from pathlib import Path
 
 import torch
 
+from hub import HubAccess
 from pipelines.loading import ModelLoadError, check_not_pickle, missing_model_message, move, names_a_path
 
 log = logging.getLogger(__name__)
@@ -31,7 +32,8 @@ def short_name(model_id: str) -> str:
     return Path(model_id).stem if model_id.endswith(".safetensors") else model_id.rstrip("/").split("/")[-1]
 
 
-def load_controlnet(model_id: str, condition: str, device: torch.device, dtype: torch.dtype, allow_pickle: bool = False):
+def load_controlnet(model_id: str, condition: str, device: torch.device, dtype: torch.dtype, allow_pickle: bool = False,
+                    hub: HubAccess | None = None):
     """Hub id, diffusers folder or single .safetensors file (config taken from the condition's v1.1 repo)."""
     from diffusers import ControlNetModel
 
@@ -40,11 +42,14 @@ def load_controlnet(model_id: str, condition: str, device: torch.device, dtype: 
     if not path.exists() and names_a_path(model_id):
         raise ModelLoadError(f"No ControlNet file or folder at {model_id}; check the path.")
     # a folder or hub repo holding only a pickled .bin is refused unless the operator allowed pickle
-    safe_only = {"use_safetensors": None if allow_pickle else True, "torch_dtype": dtype}
+    hub = hub or HubAccess()
+    local_only = not path.exists() and hub.local_only()  # a local file or folder never asks the hub
+    safe_only = {"use_safetensors": None if allow_pickle else True, "torch_dtype": dtype, "local_files_only": local_only}
     try:
         if path.is_file():
             config = CONTROLNET_MODELS.get(condition, CONTROLNET_MODELS["canny"])
-            net = ControlNetModel.from_single_file(str(path), config=config, torch_dtype=dtype)
+            net = ControlNetModel.from_single_file(str(path), config=config, torch_dtype=dtype,
+                                                   local_files_only=hub.local_only())  # the config comes from the hub
         elif path.is_dir():
             net = ControlNetModel.from_pretrained(str(path), **safe_only)
         elif dtype == torch.float16:
@@ -62,6 +67,9 @@ def load_controlnet(model_id: str, condition: str, device: torch.device, dtype: 
         if path.exists():
             raise ModelLoadError(f"Could not read the ControlNet at {model_id}: it is damaged or not a diffusers ControlNet "
                                  "(.safetensors file or folder).") from error
+        if local_only:
+            raise ModelLoadError(f"The ControlNet {model_id} for {condition} is not downloaded and {hub.reason()}. "
+                                 f"Fetch it with `hf download {model_id}`, or choose another ControlNet.") from error
         raise ModelLoadError(missing_model_message(model_id, f"ControlNet for {condition}")) from error
     return move(net, device, dtype).eval()
 
@@ -121,7 +129,7 @@ CONTROLNET_MB = 1445  # a v1.1 SD1.5 ControlNet's fp32 .safetensors (the fp16 va
 
 
 def controlnet_needs(store: ControlNetStore, tiny: bool, condition: str, model: str | None,
-                     offline: bool) -> list[tuple[str, str]]:
+                     hub: HubAccess) -> list[tuple[str, str]]:
     """What a unit's ControlNet needs before a run: nothing (resident, built in, on disk, cached), a download (which,
     how big), or why it cannot run here; read from the local cache only, nothing is fetched."""
     from huggingface_hub import try_to_load_from_cache
@@ -138,7 +146,7 @@ def controlnet_needs(store: ControlNetStore, tiny: bool, condition: str, model: 
         return [("cannot run", f"no ControlNet file or folder at {model_id}.")]
     if isinstance(try_to_load_from_cache(model_id, "config.json"), str):
         return []
-    if offline:
-        return [("cannot run", f"ControlNet {model_id} is not downloaded and this server is offline. "
+    if hub.local_only():
+        return [("cannot run", f"ControlNet {model_id} is not downloaded and {hub.reason()}. "
                                f"Fetch with `hf download {model_id}`.")]
     return [("download", f"ControlNet {model_id} (~{CONTROLNET_MB / 1000:.1f} GB)")]

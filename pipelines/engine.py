@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 import torch
 from PIL import Image
 
+from hub import HubAccess
 from pipelines.cancel import CancelToken, JobTimedOut
 from pipelines.control_maps import fit_map
 from pipelines.controlnets import CONTROLNET_MODELS, ControlNetStore, load_controlnet
@@ -48,16 +49,17 @@ class Engine:
 
     def __init__(self, base: BaseModel, controlnets: ControlNetStore, writer: OutputWriter | None = None,
                  limits: Limits = DEFAULT_LIMITS, matrix_batch: int = 8, preview_every: int = 0,
-                 previews: PreviewDecoder | None = None, offload: ModelOffload | None = None):
+                 previews: PreviewDecoder | None = None, offload: ModelOffload | None = None, hub: HubAccess | None = None):
         self.base = base
+        self.hub = hub or HubAccess()
         self.offload = offload
         self.controlnets = controlnets
         self.writer = writer or OutputWriter(None)
         self.limits = limits
         self.matrix_batch = max(1, matrix_batch)
         self.preview_every = preview_every
-        self.previews = previews or PreviewDecoder(base.device, base.dtype)
-        self.draft = DraftMode(base, offload=offload)
+        self.previews = previews or PreviewDecoder(base.device, base.dtype, hub=self.hub)
+        self.draft = DraftMode(base, offload=offload, hub=self.hub)
         self._lock = threading.Lock()
         self._map_processor = None
 
@@ -65,15 +67,17 @@ class Engine:
     def load(cls, model: str = "tiny", device: str = "auto", outputs=None, allow_pickle: bool = False,
              controlnet_overrides: dict[str, str] | None = None, controlnet_cache: int = 7,
              limits: Limits = DEFAULT_LIMITS, preview_every: int = 0, taesd: bool = True,
-             compile_models: bool = False, vae_tiling: bool = False, cpu_offload: bool = False) -> "Engine":
+             compile_models: bool = False, vae_tiling: bool = False, cpu_offload: bool = False,
+             hub: HubAccess | None = None) -> "Engine":
         """Build the engine the app serves; with `tiny`, the default ControlNets are tiny ones too."""
         torch_device, dtype = resolve_device(device)
+        hub = hub or HubAccess()
         offload = ModelOffload(torch_device) if cpu_offload else None  # on the CPU it moves nothing (and saves nothing)
         if offload and compile_models:
             log.warning("--compile is ignored with --cpu-offload (compiled graphs and moving weights do not mix)")
             compile_models = False
         weights_device = torch.device("cpu") if offload else torch_device  # offloaded weights wait in CPU RAM
-        base = load_base(model, weights_device, dtype, allow_pickle=allow_pickle)
+        base = load_base(model, weights_device, dtype, allow_pickle=allow_pickle, hub=hub)
         if offload:
             base = replace(base, device=torch_device)
             offload.attach_base(base)
@@ -87,13 +91,14 @@ class Engine:
 
                 net = move(build_controlnet(condition), weights_device, dtype)
             else:
-                net = load_controlnet(model_id, condition, weights_device, dtype, allow_pickle=allow_pickle)
+                net = load_controlnet(model_id, condition, weights_device, dtype, allow_pickle=allow_pickle, hub=hub)
             net = optimize_for_cuda(net, torch_device, compile_models)
             return offload.attach(net) if offload else net
 
         store = ControlNetStore(loader, capacity=controlnet_cache, overrides=controlnet_overrides)
-        previews = PreviewDecoder(torch_device, dtype, use_taesd=taesd)
-        engine = cls(base, store, OutputWriter(outputs), limits, preview_every=preview_every, previews=previews, offload=offload)
+        previews = PreviewDecoder(torch_device, dtype, use_taesd=taesd, hub=hub)
+        engine = cls(base, store, OutputWriter(outputs), limits, preview_every=preview_every, previews=previews, offload=offload,
+                     hub=hub)
         if compile_models and torch_device.type == "cuda":
             log.info("compiled models warmed up in %.1f s", warm_up(engine))
         return engine

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import torch
 
+from hub import HubAccess
+
 log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "stable-diffusion-v1-5/stable-diffusion-v1-5"
@@ -98,7 +100,8 @@ def _from_components(name: str, pipe, device: torch.device, dtype: torch.dtype) 
     )
 
 
-def load_base(spec: str, device: torch.device, dtype: torch.dtype, allow_pickle: bool = False) -> BaseModel:
+def load_base(spec: str, device: torch.device, dtype: torch.dtype, allow_pickle: bool = False,
+              hub: HubAccess | None = None) -> BaseModel:
     """Load the base model the way its location calls for, with a fixable error on failure."""
     from diffusers import StableDiffusionPipeline
 
@@ -121,7 +124,14 @@ def load_base(spec: str, device: torch.device, dtype: torch.dtype, allow_pickle:
         elif names_a_path(spec):
             raise ModelLoadError(f"No model file or folder at {spec}; check the path or use --model tiny.")
         else:
-            pipe = _from_hub(spec, common)
+            hub = hub or HubAccess()
+            local_only = hub.local_only()
+            try:
+                pipe = _from_hub(spec, {**common, "local_files_only": local_only})
+            except (OSError, ValueError) as error:
+                if not local_only:
+                    raise
+                raise ModelLoadError(missing_model_message(spec, f"not downloaded, and {hub.reason()}")) from error
     except ModelLoadError:
         raise
     except (OSError, ValueError) as error:

@@ -10,7 +10,8 @@ from contextlib import contextmanager, nullcontext
 import torch
 from PIL import Image
 
-from pipelines.loading import BaseModel, ModelLoadError, missing_model_message
+from hub import HubAccess
+from pipelines.loading import BaseModel, ModelLoadError
 from pipelines.previews import cheap_preview
 
 log = logging.getLogger(__name__)
@@ -37,9 +38,10 @@ def _pipeline_view(base: BaseModel):
 class DraftMode:
     """LCM-LoRA loaded once as a PEFT adapter on the shared UNet (never fused), enabled only for draft jobs."""
 
-    def __init__(self, base: BaseModel, repo: str = LCM_LORA, offload=None):
+    def __init__(self, base: BaseModel, repo: str = LCM_LORA, offload=None, hub: HubAccess | None = None):
         self.base = base
         self.repo = repo
+        self.hub = hub or HubAccess()
         self._offload = offload  # a ModelOffload whose hooks must be off while diffusers edits the UNet
         self._pipe = None
         self._lock = threading.Lock()
@@ -53,11 +55,15 @@ class DraftMode:
             if self._pipe is not None:
                 return
             pipe = _pipeline_view(self.base)
+            local_only = self.hub.local_only()
             try:
                 with self._offload.suspended() if self._offload else nullcontext():
-                    pipe.load_lora_weights(self.repo, weight_name=LCM_LORA_FILE, adapter_name=DRAFT_ADAPTER)
+                    pipe.load_lora_weights(self.repo, weight_name=LCM_LORA_FILE, adapter_name=DRAFT_ADAPTER,
+                                           local_files_only=local_only)
             except (OSError, ValueError) as error:
-                raise ModelLoadError(missing_model_message(self.repo, "the LCM-LoRA used by draft mode")) from error
+                why = f"is not downloaded and {self.hub.reason()}" if local_only else f"could not be loaded ({error})"
+                raise ModelLoadError(f"Draft mode needs the LCM-LoRA {self.repo}, which {why}. Fetch it with "
+                                     f"`hf download {self.repo} {LCM_LORA_FILE}`, or turn draft mode off.") from error
             pipe.disable_lora()
             self._pipe = pipe
 
@@ -78,8 +84,10 @@ class DraftMode:
 class PreviewDecoder:
     """Live previews: TAESD when its weights are available, else the cheap linear approximation."""
 
-    def __init__(self, device: torch.device, dtype: torch.dtype, use_taesd: bool = True, repo: str = TAESD):
+    def __init__(self, device: torch.device, dtype: torch.dtype, use_taesd: bool = True, repo: str = TAESD,
+                 hub: HubAccess | None = None):
         self.device, self.dtype, self.repo = device, dtype, repo
+        self.hub = hub or HubAccess()
         self._use_taesd = use_taesd
         self._taesd = None
         self.kind = "cheap"
@@ -89,10 +97,12 @@ class PreviewDecoder:
             from diffusers import AutoencoderTiny
 
             try:
-                self._taesd = AutoencoderTiny.from_pretrained(self.repo, torch_dtype=self.dtype).to(self.device).eval()
+                self._taesd = AutoencoderTiny.from_pretrained(self.repo, torch_dtype=self.dtype,
+                                                              local_files_only=self.hub.local_only()).to(self.device).eval()
                 self.kind = "taesd"
             except (OSError, ValueError):
-                log.info("TAESD (%s) is not available; previews use the cheap approximation", self.repo)
+                log.info("TAESD (%s) is not available; previews use the cheap approximation (fetch it with "
+                         "`hf download %s`)", self.repo, self.repo)
                 self._use_taesd = False
         return self._taesd
 

@@ -1,15 +1,16 @@
-"""Run preprocessors: weights loaded lazily once per process (thread-safe), strictly offline when asked."""
+"""Run preprocessors: weights loaded lazily once per process (thread-safe), from the local cache only when the hub
+cannot be used."""
 
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image
 
+from hub import HubAccess
 from preprocessors.cache import MapCache, map_key
 from preprocessors.detectors import ADAPTERS
 from preprocessors.normalise import normalise_image, short_side_size
@@ -33,13 +34,8 @@ class PreprocessorStatus:
     command: str = ""
 
 
-def _offline(flag: bool | None) -> bool:
-    """Offline when asked, or when HF_HUB_OFFLINE is set (huggingface_hub would refuse the network anyway)."""
-    return bool(flag) or os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
-
-
-def locate_weights(weights: WeightSpec, offline: bool) -> Path:
-    """Resolve every file to the local cache (downloading only when online) and return their folder.
+def locate_weights(weights: WeightSpec, hub: HubAccess) -> Path:
+    """Resolve every file to the local cache (downloading only when the hub answers) and return their folder.
 
     controlnet-aux does not always pass local_files_only through (diffusers #7453), so we resolve the
     files ourselves and hand the detectors a local folder: they never see a hub id.
@@ -47,13 +43,14 @@ def locate_weights(weights: WeightSpec, offline: bool) -> Path:
     from huggingface_hub import hf_hub_download
 
     folder = None
+    local_only = hub.local_only()
     for filename in weights.filenames:
         try:
-            path = Path(hf_hub_download(weights.repo, filename, local_files_only=offline))
+            path = Path(hf_hub_download(weights.repo, filename, local_files_only=local_only))
         except Exception as error:  # LocalEntryNotFoundError, connection errors, gated repos, ...
-            raise PreprocessorError(
-                f"The weights {weights.repo}/{filename} are not available"
-                f"{' offline' if offline else ''}; fetch them with `{weights.fetch_command()}`.") from error
+            why = f"are not downloaded and {hub.reason()}" if local_only else f"could not be downloaded ({type(error).__name__})"
+            raise PreprocessorError(f"The weights {weights.repo}/{filename} {why}; fetch them with "
+                                    f"`{weights.fetch_command()}`.") from error
         folder = path.parent
     assert folder is not None
     return folder
@@ -62,16 +59,22 @@ def locate_weights(weights: WeightSpec, offline: bool) -> Path:
 class Preprocessors:
     """One per process (app.py builds it): detectors shared by all callers, plus the map cache."""
 
-    def __init__(self, device: str = "cpu", offline: bool | None = None, cache_entries: int = 64, cache_bytes: int = 256 * 2**20,
+    def __init__(self, device: str = "cpu", offline: bool | None = None, hub: HubAccess | None = None,
+                 cache_entries: int = 64, cache_bytes: int = 256 * 2**20,
                  max_map_pixels: int = MAX_RES * MAX_RES, max_map_aspect: float = 16.0):
         self.device = device
         self.max_map_pixels = max_map_pixels
         self.max_map_aspect = max_map_aspect
-        self.offline = _offline(offline)
+        self.hub = hub or HubAccess(offline)
         self.cache = MapCache(cache_entries, cache_bytes)
         self._detectors: dict[str, object] = {}
         self._locks: dict[str, threading.Lock] = {spec.detector: threading.Lock() for spec in SPECS}
         self._run_locks: dict[str, threading.Lock] = {spec.detector: threading.Lock() for spec in SPECS}
+
+    @property
+    def offline(self) -> bool:
+        """Missing weights cannot be downloaded now (offline by choice, or the hub does not answer)."""
+        return self.hub.local_only()
 
     def load(self, name: str) -> None:
         """Load a preprocessor's detector now (e.g. at start-up) instead of on its first run."""
@@ -83,7 +86,7 @@ class Preprocessors:
             return self._detectors[key]
         with self._locks[key]:  # two callers asking at once load once
             if key not in self._detectors:
-                folder = locate_weights(spec.weights, self.offline) if spec.weights else None
+                folder = locate_weights(spec.weights, self.hub) if spec.weights else None
                 log.info("loading preprocessor %s from %s", spec.name, folder or "(no weights)")
                 self._detectors[key] = ADAPTERS[key].load(folder, self.device)
             return self._detectors[key]

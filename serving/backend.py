@@ -31,7 +31,11 @@ class Backend(Protocol):
 
     @property
     def offline(self) -> bool:
-        """Whether missing weights can be downloaded."""
+        """True when missing weights cannot be downloaded now (offline by choice, or the hub does not answer)."""
+
+    @property
+    def offline_reason(self) -> str:
+        """Why, as the end of a sentence ("this server is offline")."""
 
     @property
     def jobs_at_once(self) -> int:

@@ -30,6 +30,10 @@ class LocalBackend:
     def offline(self) -> bool:
         return self.annotators.offline
 
+    @property
+    def offline_reason(self) -> str:
+        return self.annotators.hub.reason()
+
     def generate(self, request: GenerationRequest, on_step: StepCallback | None = None, cancel: CancelToken | None = None,
                  save: bool = True) -> GenerationResult:
         return self.engine.get().generate(request, on_step=on_step, cancel=cancel, save=save)
@@ -58,7 +62,7 @@ class LocalBackend:
         if self.engine.state.phase != "ready":
             return [("later", "")]
         engine = self.engine.get()
-        return controlnet_needs(engine.controlnets, engine.base.is_tiny, condition, model, self.offline)
+        return controlnet_needs(engine.controlnets, engine.base.is_tiny, condition, model, self.annotators.hub)
 
     def status(self) -> dict[str, object]:
         return self.engine.get().status() if self.engine.state.phase == "ready" else {}

@@ -113,6 +113,10 @@ class RayBackend:
     def offline(self) -> bool:
         return self._offline
 
+    @property
+    def offline_reason(self) -> str:
+        return "this server is offline"
+
     def _ready_handle(self):
         with self._lock:
             if self._handle is None:

@@ -16,6 +16,7 @@ import ray
 import torch
 from ray import serve
 
+from hub import HubAccess
 from pipelines.cancel import CancelToken
 from pipelines.engine import Engine
 from pipelines.lazy import LazyEngine
@@ -73,12 +74,13 @@ class EngineReplica:
             _serve_grpc_on_loopback()
         if threads:
             torch.set_num_threads(threads)
-        engine = Engine.load(model, **engine_options)
+        hub = HubAccess(offline)
+        engine = Engine.load(model, hub=hub, **engine_options)
         lazy = LazyEngine(model, lambda _: engine)
         lazy.start().join()
         device = "cuda" if engine.base.device.type == "cuda" else "cpu"
         limits = engine.limits  # the server's limits travel with the engine options; the maps obey them here too
-        annotators = Preprocessors(device=device, offline=offline, max_map_pixels=limits.max_map_pixels,
+        annotators = Preprocessors(device=device, hub=hub, max_map_pixels=limits.max_map_pixels,
                                    max_map_aspect=limits.max_map_aspect)
         self.local = LocalBackend(lazy, annotators)
         context = ray.get_runtime_context()

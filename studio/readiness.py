@@ -31,7 +31,7 @@ def _unit_needs(studio: Studio, unit) -> list[tuple[str, str]]:
     state = studio.backend.weights_state(unit.module)
     if state.state == "missing":
         files = f"{state.repo} {', '.join(state.files)} (~{spec.weights.size_mb:g} MB)"
-        needs.append(("cannot run", f"{unit.module} needs {files}; this server is offline. Fetch with `{state.command}`.")
+        needs.append(("cannot run", f"{unit.module} needs {files}; {studio.backend.offline_reason}. Fetch with `{state.command}`.")
                      if offline else ("download", files))
     condition = unit.settings.get("condition", AUTO)
     condition = spec.condition if condition == AUTO else condition

@@ -85,15 +85,18 @@ class Launch:
 
 
 def launch_app(tmp: Path, *extra: str, env: dict[str, str] | None = None, model: str | None = "tiny",
-               own_group: bool = False) -> Launch:
+               own_group: bool = False, offline: bool = True) -> Launch:
     """Start `python app.py --model tiny --offline` (plus extra flags) without waiting, so several can boot at once.
-    `own_group`: in a process group of its own, as a terminal or a systemd unit runs it (signal it with os.killpg)."""
+    `own_group`: in a process group of its own, as a terminal or a systemd unit runs it (signal it with os.killpg).
+    `offline=False`: neither --offline nor the test session's HF_HUB_OFFLINE (point HF_ENDPOINT somewhere local)."""
     port = free_port()
     log_path = tmp / f"app-{port}.log"
     outputs = tmp / f"outputs-{port}"
-    command = [sys.executable, str(ROOT / "app.py"), *(["--model", model] if model else []), "--offline",
+    command = [sys.executable, str(ROOT / "app.py"), *(["--model", model] if model else []), *(["--offline"] if offline else []),
                "--port", str(port), "--outputs", str(outputs), *extra]
     environment = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", **(env or {})}
+    if not offline:
+        environment.pop("HF_HUB_OFFLINE", None)
     with open(log_path, "w") as handle:  # the child keeps its own copy of the descriptor
         process = subprocess.Popen(command, cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT, env=environment,
                                    start_new_session=own_group)
@@ -101,9 +104,9 @@ def launch_app(tmp: Path, *extra: str, env: dict[str, str] | None = None, model:
 
 
 def start_app(tmp: Path, *extra: str, env: dict[str, str] | None = None, model: str | None = "tiny",
-              own_group: bool = False) -> RunningApp:
+              own_group: bool = False, offline: bool = True) -> RunningApp:
     """Launch the app and wait for its page."""
-    return launch_app(tmp, *extra, env=env, model=model, own_group=own_group).ready()
+    return launch_app(tmp, *extra, env=env, model=model, own_group=own_group, offline=offline).ready()
 
 
 def stop_all(processes: list[subprocess.Popen]) -> None:

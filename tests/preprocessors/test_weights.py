@@ -121,7 +121,7 @@ def test_missing_weights_are_one_sentence_with_the_fix(tmp_path, astronaut, monk
     with pytest.raises(PreprocessorError) as caught:
         empty.run("softedge_hed", astronaut, 64)
     message = str(caught.value)
-    assert message == ("The weights lllyasviel/Annotators/ControlNetHED.pth are not available offline; "
+    assert message == ("The weights lllyasviel/Annotators/ControlNetHED.pth are not downloaded and this server is offline; "
                        "fetch them with `hf download lllyasviel/Annotators ControlNetHED.pth`.")
     states = {row.name: row for row in empty.status()}
     assert states["softedge_hed"].state == "missing" and states["softedge_hed"].files == ("ControlNetHED.pth",)

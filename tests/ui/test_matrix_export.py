@@ -10,6 +10,7 @@ import huggingface_hub
 import pytest
 from PIL import Image
 
+from hub import HubAccess
 from pipelines.axes import parse_axis
 from pipelines.infotext import parse_infotext
 from pipelines.requests import ControlUnit, GenerationRequest
@@ -58,7 +59,8 @@ def empty_cache(monkeypatch):
 def test_each_column_says_before_the_run_whether_it_can_run(tiny_studio, empty_cache, monkeypatch, offline):
     if not offline:
         monkeypatch.delenv("HF_HUB_OFFLINE")  # nothing is fetched: readiness only reads the cache
-    studio = Studio(LocalBackend(tiny_studio.backend.engine, Preprocessors(device="cpu", offline=offline)), tiny_studio.limits, [])
+    hub = HubAccess(offline, probe=lambda url, timeout_s: True)  # online: a hub that answers (never asked for files)
+    studio = Studio(LocalBackend(tiny_studio.backend.engine, Preprocessors(device="cpu", hub=hub)), tiny_studio.limits, [])
     columns = parse_columns(["canny", "depth_midas", "canny + depth_midas",
                              {"module": "canny", "model": "someone/controlnet-canny-v2"}], studio.limits)
     states = column_readiness(studio, columns)
