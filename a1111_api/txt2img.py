@@ -7,26 +7,25 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from a1111_api.errors import refuse
 from a1111_api.payload import check_unused, encode_png
 from a1111_api.units import ApiUnit, controlnet_args, parse_units
-from pipelines.cancel import CancelToken, JobTimedOut
-from pipelines.denoise import JobCancelled
-from pipelines.engine import StepUpdate, share_random_seed
+from pipelines.cancel import CancelToken
+from pipelines.engine import StepUpdate
 from pipelines.infotext import VERSION
 from pipelines.limits import Limits
 from pipelines.outputs import with_parameters
-from pipelines.requests import GenerationRequest, GenerationResult, check_budget
+from pipelines.requests import GenerationRequest, GenerationResult
 from pipelines.samplers import SAMPLER_NAMES
-from pipelines.schema import number, schema_fields
+from pipelines.schema import schema_fields
+from studio.batches import check_batch_count, run_batches
 
 # the generation settings A1111 names, read from the schema: {A1111 key: GenerationRequest field}
 REQUEST_KEYS = {item.setting.a1111: item.name for item in schema_fields(GenerationRequest) if item.setting.a1111}
 HANDLED = {*REQUEST_KEYS, "sampler_index", "scheduler", "n_iter", "send_images", "save_images", "override_settings",
            "alwayson_scripts", "eta"}
-MAX_N_ITER = 16  # batches in a row; the job's budget (size x steps x images) is checked over all of them as well
 ANCESTRAL = ("Euler a",)  # A1111's `eta` default (1) applies to these; DDIM's is 0; the other samplers ignore it
 
 
@@ -49,10 +48,9 @@ def parse_txt2img(payload: dict, models: dict[str, tuple[str, str]], limits: Lim
     values["sampler"] = _sampler(payload)
     _check_eta(payload.get("eta"), values["sampler"])
     settings_check(payload.get("override_settings"))
-    n_iter = number("n_iter", payload.get("n_iter", 1), 1, MAX_N_ITER, integer=True)
     units = parse_units(controlnet_args(payload.get("alwayson_scripts")), models)
     request = GenerationRequest(units=tuple(item.unit for item in units), **values)
-    check_budget(replace(request, units=()), n_iter, limits)
+    n_iter = check_batch_count(request, payload.get("n_iter", 1), limits, name="n_iter")
     return Txt2Img(request, units, n_iter, _flag(payload, "send_images", True), _flag(payload, "save_images", False))
 
 
@@ -90,20 +88,9 @@ def _check_eta(eta: object, sampler: str) -> None:
 
 def run_txt2img(job: Txt2Img, generate: Callable[..., GenerationResult], cancel: CancelToken,
                 on_step: Callable[[int, StepUpdate], None]) -> tuple[list[GenerationResult], bool]:
-    """n_iter batches in a row, seeds continuing across them (A1111: the image at index i gets seed + i). An interrupt
-    keeps the batches already finished, as A1111 does; the job's time limit is an error."""
-    first = share_random_seed([job.request])[0]
-    results = []
-    for batch in range(job.n_iter):
-        request = replace(first, seed=first.seed + batch * first.batch_size)
-        try:
-            results.append(generate(request, on_step=lambda update, batch=batch: on_step(batch, update), cancel=cancel,
-                                    keep_copy=job.save_images))
-        except JobTimedOut:
-            raise
-        except JobCancelled:
-            return results, True
-    return results, False
+    """n_iter batches in a row, as the studio runs a batch count; an interrupt keeps the finished batches."""
+    batches = run_batches(generate, job.request, job.n_iter, on_step, cancel, job.save_images)
+    return batches.results, batches.interrupted
 
 
 def txt2img_response(payload: dict, job: Txt2Img, results: list[GenerationResult], interrupted: bool,

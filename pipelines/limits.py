@@ -14,6 +14,7 @@ class Limits:
     max_side: int = 2048
     max_steps: int = 150
     max_batch: int = 8
+    max_batch_count: int = 16  # batches in a row (A1111's batch count, its API's n_iter); the budget covers them all
     max_units: int = 3
     max_prompt_chars: int = 10_000
     max_cfg: float = 30.0

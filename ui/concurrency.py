@@ -15,7 +15,8 @@ from typing import Any
 import gradio as gr
 
 GPU = "gpu"  # every event that runs the engine: one at a time on the accelerator
-PREPROCESS = "preprocess"  # map previews and /preprocess
+PREPROCESS = "preprocess"  # /preprocess
+MAP_PREVIEW = "map-preview"  # the Generate units' live map previews: at most one running and one waiting per unit
 UNREAD_LIMIT = 10  # messages nobody fetched: 5 s of a job's half-second heartbeats with no one listening
 
 
@@ -42,11 +43,13 @@ def _host(request: Any) -> str | None:
 
 
 class QueueGuard:
-    """Refuses a visitor's job past `max_jobs` waiting or running in the same concurrency group."""
+    """Refuses a visitor's job past `max_jobs` waiting or running in the same concurrency group; map previews get
+    `preview_jobs` (a refused preview left a stale map under an "Error" badge: the user's newest choice was dropped)."""
 
-    def __init__(self, max_jobs: int, groups: tuple[str, ...] = (GPU, PREPROCESS)):
-        self.max_jobs = max_jobs
-        self.groups = groups
+    def __init__(self, max_jobs: int, preview_jobs: int = 0, groups: tuple[str, ...] = (GPU, PREPROCESS, MAP_PREVIEW)):
+        self.limits = {group: max_jobs for group in groups}
+        if preview_jobs:
+            self.limits[MAP_PREVIEW] = max(max_jobs, preview_jobs) if max_jobs > 0 else 0
         self._queue: Any = None
 
     def attach(self, blocks: gr.Blocks) -> None:
@@ -77,14 +80,15 @@ class QueueGuard:
             return (f"/{fn.api_name or 'this event'} takes {wanted} values in the order /gradio_api/info lists, got {given}; "
                     "send every parameter (gradio_client fills in the defaults).")
         group = fn.concurrency_id
-        if self.max_jobs <= 0 or group not in self.groups:
+        limit = self.limits.get(group, 0)
+        if limit <= 0:
             return None
         key = visitor_key(username, _host(request), body.session_hash)
         # no await between this count and the original push's append, so two calls cannot both slip through
         held = sum(1 for event in list(queue.event_ids_to_events.values())
                    if event.concurrency_id == group and visitor_key(event.username, _host(event.request),
                                                                     event.session_hash) == key)
-        if held >= self.max_jobs:
+        if held >= limit:
             return (f"You already have {held} job{'s' if held > 1 else ''} waiting or running; wait for one to finish "
                     "(or stop it) before starting another.")
         return None

@@ -29,6 +29,22 @@ def sentence(text: str, title: str = "Error") -> gr.Error:
     return gr.Error(text, title=title, print_exception=False)
 
 
+def explain(error: Exception) -> tuple[str, str]:
+    """(title, sentence) for a failure: a user's mistake logs one line, a real fault its traceback."""
+    if isinstance(error, JobTimedOut):
+        return "Time limit", str(error)
+    if isinstance(error, JobCancelled):
+        return "Stopped", "Stopped. Press Generate to start again."
+    if isinstance(error, USER_ERRORS):
+        log.info("refused: %s", error)
+        return "Error", str(error)
+    if isinstance(error, MemoryError):
+        log.warning("out of memory in a job")
+        return "Error", "The server ran out of memory; try a smaller size or batch."
+    log.error("unexpected failure in a job", exc_info=error)
+    return "Error", "Something went wrong on the server; the error was logged. Please try again."
+
+
 @contextmanager
 def user_errors() -> Iterator[None]:
     """Show known failures as their sentence, unknown ones as a generic sentence (details go to the log)."""
@@ -36,15 +52,6 @@ def user_errors() -> Iterator[None]:
         yield
     except gr.Error:
         raise
-    except JobTimedOut as error:
-        raise sentence(str(error), title="Time limit") from None
-    except JobCancelled:
-        raise sentence("Stopped. Press Generate to start again.", title="Stopped") from None
-    except USER_ERRORS as error:
-        log.info("refused: %s", error)  # a user's mistake: one line, no traceback
-        raise sentence(str(error)) from None
-    except MemoryError:
-        raise sentence("The server ran out of memory; try a smaller size or batch.") from None
-    except Exception:
-        log.exception("unexpected failure in a job")
-        raise gr.Error("Something went wrong on the server; the error was logged. Please try again.") from None
+    except Exception as error:
+        title, text = explain(error)
+        raise sentence(text, title=title) from None

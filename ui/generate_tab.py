@@ -9,18 +9,21 @@ from pathlib import Path
 import gradio as gr
 
 from pipelines.engine import CancelToken
+from pipelines.requests import ControlUnit, RequestError
 from pipelines.streaming import Done, stream_job
-from preprocessors import families
 from studio import Studio
-from ui.concurrency import GPU, PREPROCESS
+from studio.batches import check_batch_count, run_batches
+from studio.controlnet_choices import controlnet_choices
+from ui.concurrency import GPU
 from ui.errors import sentence, user_errors
+from ui.generate_results import Shown, done_line, stopped_line
+from ui.unit_preview import LatestOnly, wire_unit
 from ui.widgets import (
     SettingsControls,
     UnitControls,
     keep_copy_box,
     prompt_row,
     sampler_controls,
-    slider_updates,
     unit_controls,
     wire_stop,
 )
@@ -40,7 +43,7 @@ class GenerateTab:
     settings: SettingsControls
     units: list[UnitControls]
     gallery: gr.Gallery
-    used_map: gr.Image
+    used_maps: gr.Gallery
     infotext: gr.Textbox
     last_seed: gr.State
     finished: gr.State
@@ -54,35 +57,14 @@ class GenerateTab:
             refresh(event)
 
 
-def _wire_unit(studio: Studio, unit: UnitControls) -> Callable:
-    """Family picks the variant list; variant sets the sliders; the map preview follows the upload and the user's edits.
-    Every trigger is the user's *input* (not a change): Send to Generate sets family, variant and thresholds in one
-    response, and change events fired half-way through it sent a mix of old values and new ranges (error toasts).
-    Returns `refresh(event)`, which redraws the preview once `event` has finished."""
-    def pick_family(family: str):
-        first = families()[family][0]
-        return gr.update(choices=families()[family], value=first), *slider_updates(first)
-
-    def preview(data: dict):
-        if data[unit.image] is None:
-            return None
-        with user_errors():
-            chosen = unit.read(data)
-            return studio.control_map(data[unit.image], chosen.module, chosen.processor_res, chosen.threshold_a, chosen.threshold_b)
-
-    options = dict(fn=preview, inputs=unit.inputs(), outputs=unit.preview, concurrency_id=PREPROCESS, concurrency_limit=2,
-                   api_visibility="private", show_progress="minimal")
-
-    def refresh(event):
-        return event.then(**options)
-
-    refresh(unit.family.input(pick_family, unit.family, [unit.module, unit.threshold_a, unit.threshold_b], queue=False,
-                              api_visibility="private"))
-    refresh(unit.module.input(slider_updates, unit.module, [unit.threshold_a, unit.threshold_b], queue=False,
-                              api_visibility="private"))
-    gr.on([unit.image.change, unit.own_map.input, unit.threshold_a.input, unit.threshold_b.input, unit.processor_res.input],
-          trigger_mode="always_last", **options)
-    return refresh
+def enabled_units(units: list[UnitControls], data: dict) -> list[tuple[int, ControlUnit]]:
+    """(unit number, unit) for each enabled unit; an enabled unit without an image is a mistake to say, not skip."""
+    chosen = [(index, unit.read(data)) for index, unit in enumerate(units) if data[unit.enabled]]
+    for index, unit in chosen:
+        if unit.image is None:
+            raise RequestError(f"ControlNet unit {index} is enabled but has no control image; upload one, or untick its "
+                               "Enable box to generate without it.")
+    return chosen
 
 
 def build_generate_tab(studio: Studio, limits) -> GenerateTab:
@@ -92,12 +74,15 @@ def build_generate_tab(studio: Studio, limits) -> GenerateTab:
         with gr.Row():
             with gr.Column(scale=1):
                 settings = sampler_controls(prompt, negative, limits, "gen")
+                batch_count = gr.Slider(1, limits.max_batch_count, value=1, step=1, label="Batch count (batches in a row)",
+                                        elem_id="gen-batch-count")
                 with gr.Row():
                     reuse_seed = gr.Button("Reuse last seed", size="sm")
                     random_seed = gr.Button("Random seed", size="sm")
                     match_aspect = gr.Button("Match the control image's aspect", size="sm")
                 keep_copy = keep_copy_box(studio, "gen-keep")
-                units = [unit_controls(index, limits) for index in range(limits.max_units)]
+                choices = controlnet_choices(studio.model_roots, studio.controlnet_overrides)
+                units = [unit_controls(index, limits, controlnets=choices) for index in range(limits.max_units)]
                 gr.Examples(
                     [[prompt_text, str(EXAMPLES / name), own_map, condition] for prompt_text, name, own_map, condition in GENERATE_EXAMPLES],
                     inputs=[prompt, units[0].image, units[0].own_map, units[0].condition], label="Examples (drawn by the project)")
@@ -105,42 +90,60 @@ def build_generate_tab(studio: Studio, limits) -> GenerateTab:
                 gallery = gr.Gallery(label="Results", format="png", columns=2, height=520, elem_id="results-gallery",
                                      buttons=["download", "fullscreen"])
                 status = gr.Markdown(elem_id="generate-status")
-                used_map = gr.Image(label="Map used", format="png", interactive=False, height=260, elem_id="used-map")
-                infotext = gr.Textbox(label="Generation parameters (infotext)", lines=5, interactive=False, elem_id="infotext")
-        last_seed, cancel_state, finished = gr.State(-1), gr.State(None), gr.State(None)
+                used_maps = gr.Gallery(label="Maps used (one per enabled unit)", format="png", columns=3, height=200,
+                                       elem_id="used-maps")
+                infotext = gr.Textbox(label="Generation parameters of the selected image (infotext)", lines=5,
+                                      interactive=False, elem_id="infotext")
+        last_seed, cancel_state, finished, shown = gr.State(-1), gr.State(None), gr.State(None), gr.State(lambda: Shown())
+        tickets = [gr.State(LatestOnly) for _ in units]
 
-    refreshers = [_wire_unit(studio, unit) for unit in units]
+    refreshers = [wire_unit(studio, unit, ticket) for unit, ticket in zip(units, tickets)]
 
     def start(data: dict, progress=gr.Progress()):
         token = CancelToken()
-        yield {cancel_state: token}
+        yield {cancel_state: token, shown: Shown(), gallery: None, used_maps: None, infotext: "", status: "Starting…"}
         with user_errors():
-            chosen = tuple(u for u in (unit.read_enabled(data) for unit in units) if u is not None)
-            request = settings.read(data, units=chosen)
+            chosen = enabled_units(units, data)
+            request = settings.read(data, units=tuple(unit for _, unit in chosen))
+            count = check_batch_count(request, data[batch_count], studio.limits)
             keep = bool(data[keep_copy])
-            job = stream_job(lambda on_step, cancel: studio.generate(request, on_step, cancel, keep), token)
-            for item in job:
-                if isinstance(item, Done):
-                    result = item.value
-                    note = " ".join(result.notes)
-                    yield {gallery: [(image, f"seed {seed}") for image, seed in zip(result.images, result.seeds)],
-                           used_map: result.maps[0] if result.maps else None, infotext: result.infotexts[0],
-                           last_seed: result.seeds[0], status: f"Done: {len(result.images)} image(s). {note}".strip(),
-                           finished: result}
-                else:
-                    progress((item.step, item.total), desc="Sampling")
-                    if item.previews:
-                        yield {gallery: item.previews, status: f"Step {item.step}/{item.total} (preview)"}
 
-    event = run.click(start, inputs=settings.inputs() | set().union(*(u.inputs() for u in units)) | {keep_copy},
-                      outputs={gallery, used_map, infotext, last_seed, status, cancel_state, finished},
+            def work(on_step, cancel):
+                return run_batches(studio.generate, request, count, lambda batch, update: on_step((batch, update)), cancel, keep)
+
+            for item in stream_job(work, token):
+                if isinstance(item, Done):
+                    batches = item.value
+                    view = Shown.of(batches, [number for number, _ in chosen])
+                    notes = [note for result in batches.results for note in result.notes]
+                    line = stopped_line("", view) if batches.interrupted else done_line(batches, count, notes)
+                    yield {gallery: view.images, used_maps: view.maps, infotext: view.infotext(0), shown: view,
+                           last_seed: batches.results[0].seeds[0] if batches.results else data[settings.seed],
+                           status: line, finished: batches.results or None}
+                    return
+                batch, update = item
+                step = f"Step {update.step}/{update.total}" if count == 1 else \
+                    f"Batch {batch + 1} of {count}, step {update.step}/{update.total}"
+                progress((batch * update.total + update.step, count * update.total), desc="Sampling")
+                yield {gallery: update.previews, status: f"{step} (preview)"} if update.previews else {status: step}
+
+    def stopped(line: str, view: Shown):
+        return {status: stopped_line(line or "", view), gallery: view.images or None, used_maps: view.maps or None,
+                infotext: view.infotext(0)}
+
+    event = run.click(start, inputs=settings.inputs() | set().union(*(u.inputs() for u in units)) | {keep_copy, batch_count},
+                      outputs={gallery, used_maps, infotext, last_seed, status, cancel_state, finished, shown},
                       concurrency_id=GPU, concurrency_limit=studio.backend.jobs_at_once, api_visibility="private")
-    wire_stop(stop, cancel_state, event)
+    wire_stop(stop, cancel_state, event, view=(stopped, [status, shown], [status, gallery, used_maps, infotext]))
+    def picked(view: Shown, event: gr.SelectData) -> str:
+        return view.infotext(event.index)
+
+    gallery.select(picked, [shown], infotext, queue=False, api_visibility="private")
     reuse_seed.click(lambda seed: seed, last_seed, settings.seed, queue=False, api_visibility="private")
     random_seed.click(lambda: -1, None, settings.seed, queue=False, api_visibility="private")
     match_aspect.click(_match_aspect, [units[0].image, settings.width, settings.height], [settings.width, settings.height],
                        queue=False, api_visibility="private")
-    return GenerateTab(settings=settings, units=units, gallery=gallery, used_map=used_map, infotext=infotext,
+    return GenerateTab(settings=settings, units=units, gallery=gallery, used_maps=used_maps, infotext=infotext,
                        last_seed=last_seed, finished=finished, tab=tab, status=status, refreshers=refreshers)
 
 

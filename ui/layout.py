@@ -40,7 +40,7 @@ def build_demo(studio: Studio, access: Access | None = None, queue_size: int = 1
             return gr.update(visible=access.is_operator(request))
 
         demo.load(operator_view, None, operator_row, queue=False, api_visibility="private")
-        guard = QueueGuard(access.max_jobs_per_visitor)
+        guard = QueueGuard(access.max_jobs_per_visitor, preview_jobs=2 * studio.limits.max_units)  # each unit: one runs, one waits
         register_api(studio, guard)
     # api_open=False: the /run route would call a queued function directly, past the queue and its GPU limit
     demo.queue(max_size=queue_size, default_concurrency_limit=1, api_open=False)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import gradio as gr
 
 from pipelines.controlnets import CONTROLNET_MODELS
@@ -26,12 +28,41 @@ def banner_text(backend: Backend) -> str:
     return ""
 
 
-def controlnet_rows(status: dict, overrides: dict[str, str] | None = None) -> list[list[str]]:
-    """The ControlNet each condition really uses (an operator's --controlnet override wins) and whether it is loaded,
-    from the backend's status."""
+CONTROLNET_HEADERS = ["condition", "ControlNet", "state", "how to fix"]
+
+
+def controlnet_rows(status: dict, overrides: dict[str, str] | None = None,
+                    needs: Callable[[str], list[tuple[str, str]]] = lambda condition: []) -> list[list[str]]:
+    """The ControlNet each condition really uses (an operator's --controlnet override wins) and its state: in memory,
+    built in (the tiny model's random ones), on disk, a download, or why it cannot run and how to fix that."""
     resident = set(status.get("controlnets", ()))
-    used = {**CONTROLNET_MODELS, **(overrides or {})}
-    return [[condition, repo, "resident" if repo in resident else "loads on first use"] for condition, repo in used.items()]
+    rows = []
+    for condition, repo in {**CONTROLNET_MODELS, **(overrides or {})}.items():
+        fix = ""
+        if repo in resident:
+            state = "in memory"
+        elif status.get("tiny") and repo == CONTROLNET_MODELS.get(condition):
+            state = "built in (tiny model, random weights)"
+        else:
+            blocked = [text for kind, text in needs(condition) if kind == "cannot run"]
+            downloads = [text for kind, text in needs(condition) if kind == "download"]
+            state = "cannot run" if blocked else "downloads on first use" if downloads else "on disk, loads on first use"
+            fix = " ".join(blocked) or "; ".join(downloads)
+        rows.append([condition, repo, state, fix])
+    return rows
+
+
+def summary_text(state, status: dict) -> str:
+    """The base model, where it runs and the memory it holds, in one line a person reads at a glance."""
+    model = f"{state.model} (untrained, random weights)" if status.get("tiny") else state.model
+    parts = [f"**Base model:** {model} · {state.phase}"]
+    if status:
+        parts.append(f"{status.get('device')} · {status.get('dtype')}" + (" · CPU offload" if status.get("cpu_offload") else ""))
+        memory = f"RAM {status['rss_mb'] / 1024:.1f} GB" if "rss_mb" in status else ""
+        parts.append(memory + (f" · GPU {status['vram_mb'] / 1024:.1f} GB" if "vram_mb" in status else ""))
+    if state.message:
+        parts.append(state.message)
+    return "  \n".join(part for part in parts if part)
 
 
 REPLICA_HEADERS = ["replica", "state", "node", "pid", "recent jobs"]
@@ -55,10 +86,11 @@ def build_models_tab(backend: Backend, banner: gr.Markdown, access: Access,
                      overrides: dict[str, str] | None = None) -> gr.Row:
     """The tab; returns the row of operator actions, shown only to the operator (see Access)."""
     with gr.Tab("Models", id="models") as tab:
-        summary = gr.JSON(label="Base model, device, memory", elem_id="models-summary")
+        summary = gr.Markdown(elem_id="models-summary")
         replicas = gr.Dataframe(headers=REPLICA_HEADERS, label="Replicas (--ray)", interactive=False, visible=False,
                                 elem_id="models-replicas")
-        controlnets = gr.Dataframe(headers=["condition", "ControlNet", "state"], label="ControlNets", interactive=False)
+        controlnets = gr.Dataframe(headers=CONTROLNET_HEADERS, label="ControlNets", interactive=False, wrap=True,
+                                   elem_id="models-controlnets")
         annotator_table = gr.Dataframe(headers=["preprocessor", "family", "state", "how to fetch"], label="Preprocessors",
                                        interactive=False, wrap=True)
         refresh = gr.Button("Refresh")
@@ -70,10 +102,10 @@ def build_models_tab(backend: Backend, banner: gr.Markdown, access: Access,
         """One status call (with --ray, a round trip to a replica) feeds the summary and the ControlNet table."""
         state, status = backend.state, backend.status()
         rows = replica_rows(status)
-        summary_value = {"model": state.model, "phase": state.phase, "message": state.message,
-                         **{key: value for key, value in status.items() if key != "replicas"}}
-        return (summary_value, gr.Dataframe(rows, visible=bool(rows)), controlnet_rows(status, overrides),
-                annotator_rows(backend))
+        needs = (lambda condition: backend.controlnet_needs(condition, None)) if state.phase == "ready" else (lambda c: [])
+        return (summary_text(state, status), gr.Dataframe(rows, visible=bool(rows)),
+                controlnet_rows(status, overrides, needs), annotator_rows(backend),
+                gr.update(visible=state.model != "tiny"))
 
     def unload_all(request: gr.Request):
         access.require_operator(request)  # hidden buttons can still be called by their event id
@@ -87,7 +119,7 @@ def build_models_tab(backend: Backend, banner: gr.Markdown, access: Access,
             backend.switch("tiny")
         return (*refresh_all(), banner_text(backend))
 
-    outputs = [summary, replicas, controlnets, annotator_table]
+    outputs = [summary, replicas, controlnets, annotator_table, use_tiny]
     tab.select(refresh_all, None, outputs, queue=False, api_visibility="private")
     refresh.click(refresh_all, None, outputs, queue=False, api_visibility="private")
     slots = backend.jobs_at_once  # gradio's limit for a concurrency id is the smallest any of its events asks

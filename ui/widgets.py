@@ -37,7 +37,7 @@ class UnitControls:
     family: gr.Dropdown
     module: gr.Dropdown
     condition: gr.Dropdown
-    model: gr.Textbox
+    model: gr.Dropdown
     own_map: gr.Checkbox
     threshold_a: gr.Slider
     threshold_b: gr.Slider
@@ -49,6 +49,8 @@ class UnitControls:
     control_mode: gr.Radio
     resize_mode: gr.Radio
     preview: gr.Image
+    preview_note: gr.Markdown
+    preprocessor_row: gr.Row  # the preprocessor's sliders, hidden as one when the upload is the map
 
     def inputs(self) -> set:
         return {self.enabled, self.image, self.own_map, *(getattr(self, item.name) for item in UNIT_FIELDS)}
@@ -87,7 +89,8 @@ def _threshold_slider(param, elem_id: str) -> gr.Slider:
     return gr.Slider(param.minimum, param.maximum, value=param.default, step=param.step, label=param.label, elem_id=elem_id)
 
 
-def unit_controls(index: int, limits: Limits, default_module: str = "canny") -> UnitControls:
+def unit_controls(index: int, limits: Limits, default_module: str = "canny",
+                  controlnets: list[str] = ()) -> UnitControls:
     """Draw one A1111-style unit accordion; call inside a Blocks context. Ranges, choices and defaults are the schema's."""
     family_names = families()
     spec = get_spec(default_module)
@@ -100,14 +103,16 @@ def unit_controls(index: int, limits: Limits, default_module: str = "canny") -> 
         with gr.Row():
             image = gr.Image(label="Control image", type="filepath", sources=["upload", "clipboard"], height=260,
                              elem_id=f"{eid}-image")
-            preview = gr.Image(label="Map preview", interactive=False, height=260, format="png", elem_id=f"{eid}-preview")
+            with gr.Column(min_width=160):
+                preview = gr.Image(label="Map preview", interactive=False, height=260, format="png", elem_id=f"{eid}-preview")
+                preview_note = gr.Markdown(visible=False, elem_id=f"{eid}-preview-note")
         with gr.Row():
             family = gr.Dropdown(list(family_names), value=spec.family, label="Condition family", elem_id=f"{eid}-family")
             module = gr.Dropdown(family_names[spec.family], value=default_module, label="Preprocessor", elem_id=f"{eid}-module")
             condition = schema_choices(UNIT["condition"], "ControlNet (auto = the preprocessor's)", f"{eid}-condition")
-        model = gr.Textbox(label="Other ControlNet (hub id or path in an allowed folder; blank = this server's default)",
-                           max_lines=1, elem_id=f"{eid}-model")
-        with gr.Row():
+        model = gr.Dropdown(list(controlnets) or [""], value="", allow_custom_value=True, elem_id=f"{eid}-model",
+                            label="ControlNet model (blank = the condition's default; or a hub id this server allows)")
+        with gr.Row(elem_id=f"{eid}-preprocessor-row") as preprocessor_row:
             threshold_a = _threshold_slider(spec.threshold_a, f"{eid}-threshold-a")
             threshold_b = _threshold_slider(spec.threshold_b, f"{eid}-threshold-b")
             processor_res = schema_slider(UNIT["processor_res"], limits, 8, "Preprocessor resolution", f"{eid}-processor-res")
@@ -120,7 +125,8 @@ def unit_controls(index: int, limits: Limits, default_module: str = "canny") -> 
     return UnitControls(enabled=enabled, image=image, family=family, module=module, condition=condition, model=model,
                         own_map=own_map, threshold_a=threshold_a, threshold_b=threshold_b, processor_res=processor_res,
                         pixel_perfect=pixel_perfect, weight=weight, guidance_start=guidance_start, guidance_end=guidance_end,
-                        control_mode=control_mode, resize_mode=resize_mode, preview=preview)
+                        control_mode=control_mode, resize_mode=resize_mode, preview=preview, preview_note=preview_note,
+                        preprocessor_row=preprocessor_row)
 
 
 @dataclass
@@ -166,10 +172,12 @@ def prompt_row(prefix: str, run_label: str, run_id: str, stop_id: str) -> tuple[
     return prompt, negative, run, stop
 
 
-def wire_stop(stop: gr.Button, cancel_state: gr.State, event) -> None:
-    """Stop flags this session's job (so the engine halts within a step) and cancels its Gradio event."""
+def wire_stop(stop: gr.Button, cancel_state: gr.State, event, view: tuple | None = None) -> None:
+    """Stop flags this session's job (so the engine halts within a step) and cancels its Gradio event; `view`
+    (fn, inputs, outputs) then shows the stopped state, since the cancelled event says nothing more."""
     stop.click(lambda token: token.cancel() if token else None, cancel_state, None, queue=False, api_visibility="private")
-    stop.click(None, None, None, cancels=[event], api_visibility="private")
+    fn, inputs, outputs = view or (None, None, None)
+    stop.click(fn, inputs, outputs, cancels=[event], queue=False, api_visibility="private")
 
 
 def sampler_controls(prompt: gr.Textbox, negative: gr.Textbox, limits: Limits, prefix: str) -> SettingsControls:

@@ -23,11 +23,22 @@ def test_an_operators_override_is_listed_and_shown_resident_after_one_job(tmp_pa
     engine = LazyEngine("tiny", lambda model: Engine.load(model, device="cpu", controlnet_overrides=overrides))
     engine.start().join(timeout=120)
     backend = LocalBackend(engine, Preprocessors(device="cpu", offline=True))
-    rows = {row[0]: row for row in controlnet_rows(backend.status(), overrides)}
-    assert rows["canny"][1:] == [str(folder), "loads on first use"]
+    needs = lambda condition: backend.controlnet_needs(condition, None)  # noqa: E731
+    rows = {row[0]: row for row in controlnet_rows(backend.status(), overrides, needs)}
+    assert rows["canny"][1:] == [str(folder), "on disk, loads on first use", ""]
     assert replica_rows(backend.status()) == []  # in-process: no replicas table
     engine.get().generate(GenerationRequest(prompt="x", units=(ControlUnit(image=Image.new("RGB", (64, 64)), condition="canny"),),
                                             steps=1, width=64, height=64, seed=1), save=False)
-    rows = {row[0]: row for row in controlnet_rows(backend.status(), overrides)}
-    assert rows["canny"][1:] == [str(folder), "resident"]
-    assert rows["depth"][2] == "loads on first use"
+    rows = {row[0]: row for row in controlnet_rows(backend.status(), overrides, needs)}
+    assert rows["canny"][1:] == [str(folder), "in memory", ""]
+    assert rows["depth"][2] == "built in (tiny model, random weights)"  # not "resident" as if v1.1 weights ran
+
+
+def test_a_missing_controlnet_says_it_cannot_run_and_how_to_fetch_it():
+    status = {"tiny": False, "controlnets": []}
+    needs = {"canny": [("cannot run", "ControlNet x is not downloaded and this server is offline. Fetch with `hf download x`.")],
+             "depth": [("download", "ControlNet y (~1.4 GB)")]}
+    rows = {row[0]: row for row in controlnet_rows(status, None, lambda condition: needs.get(condition, []))}
+    assert rows["canny"][2:] == ["cannot run", needs["canny"][0][1]]
+    assert rows["depth"][2:] == ["downloads on first use", "ControlNet y (~1.4 GB)"]
+    assert rows["normal"][2:] == ["on disk, loads on first use", ""]

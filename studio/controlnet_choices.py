@@ -1,0 +1,36 @@
+"""The ControlNets a unit can pick, as A1111 lists them in its Model dropdown: what this server has or would fetch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pipelines.controlnets import CONTROLNET_MODELS
+
+MAX_LISTED_FILES = 200  # a models folder with thousands of files must not make a dropdown that long
+
+
+def controlnet_choices(model_roots: list[Path], overrides: dict[str, str]) -> list[str]:
+    """"" first (the condition's default), then the v1.1 and operator models, then each .safetensors file or diffusers
+    folder in the allowed model folders: the value shown is the value used, as Send to Generate writes it back."""
+    choices = [""]
+    for model in [*CONTROLNET_MODELS.values(), *overrides.values(), *map(str, _model_files(model_roots))]:
+        if model not in choices:
+            choices.append(model)
+    return choices
+
+
+def _model_files(roots: list[Path]) -> list[Path]:
+    """.safetensors files and diffusers ControlNet folders (a config.json beside weights), up to MAX_LISTED_FILES."""
+    found: list[Path] = []
+    for root in roots:
+        root = Path(root).expanduser().resolve()
+        if not root.is_dir():
+            continue
+        for path in sorted(root.rglob("*")):
+            if len(found) >= MAX_LISTED_FILES:
+                return found
+            if path.is_file() and path.suffix == ".safetensors" and not (path.parent / "config.json").exists():
+                found.append(path)
+            elif path.is_dir() and (path / "config.json").exists():
+                found.append(path)
+    return found

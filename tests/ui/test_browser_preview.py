@@ -1,0 +1,67 @@
+"""The map preview always shows the preprocessor chosen now: a family switched and then a variant picked quickly must
+not leave the family's first variant's (or the previous family's) map on screen; "Use my own map" hides the rest."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from gradio_client import handle_file
+from PIL import Image, ImageChops
+
+from tests.ui.browser import download, image_src, tick
+
+pytestmark = pytest.mark.browser
+
+MARK_PICKS = """() => {
+  if (!window.picks) document.addEventListener('pointerdown', (event) => {
+    if (event.target.closest('[role=option]')) window.picks.push(performance.now());
+  }, true);
+  window.picks = [];
+}"""
+
+
+def _pick(page, elem_id: str, option: str, fast: bool = False) -> None:
+    """As a user picks from a dropdown; `fast` skips Playwright's waits for a settled element, as a quick hand would."""
+    page.locator(f"#{elem_id} input").click(force=fast)
+    page.get_by_role("option", name=option, exact=True).click(force=fast)
+
+
+def _same(a: Image.Image, b: Image.Image) -> bool:
+    return a.size == b.size and ImageChops.difference(a.convert("RGB"), b.convert("RGB")).getbbox() is None
+
+
+@pytest.mark.parametrize("pause_s", [0.0, 0.8])
+def test_family_then_variant_quickly_shows_the_variants_map(page, app, client, drawing_path, pause_s):
+    page.locator("#unit0-image input[type=file]").set_input_files(drawing_path)
+    _pick(page, "unit0-family", "Canny")
+    page.locator("#unit0-preview img").first.wait_for()
+
+    page.evaluate(MARK_PICKS)
+    _pick(page, "unit0-family", "Line_Art", fast=True)  # its first variant's map starts computing here
+    if pause_s:
+        page.wait_for_timeout(pause_s * 1000)  # the user's pause, not a wait for the app
+    _pick(page, "unit0-module", "lineart_standard", fast=True)
+    picks = page.evaluate("window.picks")
+    between = (picks[-1] - picks[0]) / 1000
+    assert len(picks) == 2 and between < (0.3 if not pause_s else 1.0), f"{between:.2f} s between the two picks"
+
+    wanted = Image.open(client.predict(handle_file(drawing_path), module="lineart_standard", processor_res=512,
+                                       api_name="/preprocess"))
+    deadline = time.monotonic() + 60  # lineart_realistic's map (random weights) takes ~2 s here; the old bug kept it
+    while not _same(shown := download(app.url, image_src(page, "#unit0-preview")), wanted):
+        assert time.monotonic() < deadline, f"the preview still shows another map ({shown.size}) 60 s after the picks"
+        page.wait_for_timeout(250)
+    assert page.locator("#unit0-module input").input_value() == "lineart_standard"
+
+
+def test_own_map_hides_the_preprocessor_and_its_sliders(page):
+    controls = ["unit0-family", "unit0-module", "unit0-threshold-a", "unit0-processor-res", "unit0-pixel-perfect"]
+    _pick(page, "unit0-family", "Canny")
+    assert all(page.locator(f"#{elem_id}").is_visible() for elem_id in controls)
+    tick(page, "unit0-own-map")
+    for elem_id in controls:
+        page.locator(f"#{elem_id}").wait_for(state="hidden")
+    tick(page, "unit0-own-map", False)
+    for elem_id in controls:
+        page.locator(f"#{elem_id}").wait_for(state="visible")
