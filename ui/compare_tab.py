@@ -32,7 +32,7 @@ def build_compare_tab(studio: Studio, limits, generate: GenerateTab, tabs: gr.Ta
         with gr.Row():
             with gr.Column(scale=1):
                 image = gr.Image(label="Control image", type="filepath", height=240, elem_id="compare-image")
-                gr.Examples([[text, str(EXAMPLES / name)] for text, name, _, _ in GENERATE_EXAMPLES], inputs=[prompt, image],
+                gr.Examples([[text, str(EXAMPLES / name)] for text, name, *_ in GENERATE_EXAMPLES], inputs=[prompt, image],
                             label="Examples")
                 editor = build_columns_editor(studio)
                 with gr.Row():

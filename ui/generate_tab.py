@@ -29,10 +29,11 @@ from ui.widgets import (
 )
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-GENERATE_EXAMPLES = (
-    ("a cozy cottage by a tree on a hill, watercolor", "line_drawing.png", False, "auto"),
-    ("an astronaut standing in a studio, photo", "stick_figure_openpose.png", True, "openpose"),
-    ("a glossy red ball on a marble floor, soft light", "shaded_scene.png", False, "auto"),
+GENERATE_EXAMPLES = (  # (prompt, image, the image is already a map, ControlNet, what the example's button says)
+    ("a cozy cottage by a tree on a hill, watercolor", "line_drawing.png", False, "auto", "Cottage: line drawing → Canny"),
+    ("an astronaut standing in a studio, photo", "stick_figure_openpose.png", True, "openpose",
+     "Astronaut: a ready pose map → OpenPose"),
+    ("a glossy red ball on a marble floor, soft light", "shaded_scene.png", False, "auto", "Red ball: shaded scene → Canny"),
 )
 
 
@@ -71,8 +72,8 @@ def build_generate_tab(studio: Studio, limits) -> GenerateTab:
     """Layout first, wiring at the bottom."""
     with gr.Tab("Generate", id="generate") as tab:
         prompt, negative, run, stop = prompt_row("gen", "Generate", "generate-button", "generate-stop")
-        with gr.Row():
-            with gr.Column(scale=1):
+        with gr.Row(elem_id="gen-row"):
+            with gr.Column(scale=1, elem_id="gen-settings-column"):
                 settings = sampler_controls(prompt, negative, limits, "gen")
                 batch_count = gr.Slider(1, limits.max_batch_count, value=1, step=1, label="Batch count (batches in a row)",
                                         elem_id="gen-batch-count")
@@ -81,12 +82,14 @@ def build_generate_tab(studio: Studio, limits) -> GenerateTab:
                     random_seed = gr.Button("Random seed", size="sm")
                     match_aspect = gr.Button("Match the control image's aspect", size="sm")
                 keep_copy = keep_copy_box(studio, "gen-keep")
-                choices = controlnet_choices(studio.model_roots, studio.controlnet_overrides)
-                units = [unit_controls(index, limits, controlnets=choices) for index in range(limits.max_units)]
-                gr.Examples(
-                    [[prompt_text, str(EXAMPLES / name), own_map, condition] for prompt_text, name, own_map, condition in GENERATE_EXAMPLES],
-                    inputs=[prompt, units[0].image, units[0].own_map, units[0].condition], label="Examples (drawn by the project)")
-            with gr.Column(scale=1):
+                with gr.Column(elem_id="gen-units"):  # shown first (layout.CSS): at 1366x768 the upload was below the fold
+                    choices = controlnet_choices(studio.model_roots, studio.controlnet_overrides)
+                    units = [unit_controls(index, limits, controlnets=choices) for index in range(limits.max_units)]
+                gr.Examples([[prompt_text, str(EXAMPLES / name), own_map, condition]
+                             for prompt_text, name, own_map, condition, _ in GENERATE_EXAMPLES],
+                            inputs=[prompt, units[0].image, units[0].own_map, units[0].condition],
+                            example_labels=[label for *_, label in GENERATE_EXAMPLES], label="Examples (drawn by the project)")
+            with gr.Column(scale=1, elem_id="gen-results-column"):
                 gallery = gr.Gallery(label="Results", format="png", columns=2, height=520, elem_id="results-gallery",
                                      buttons=["download", "fullscreen"])
                 status = gr.Markdown(elem_id="generate-status")

@@ -17,7 +17,13 @@ from ui.models_tab import banner_text, build_models_tab
 TITLE = "ControlNet Studio"
 # gradio caps a gallery at 55% of the window with an inner scroll; the matrix must show all its rows at once, and at
 # 1366x768 a 6-column grid's 4 rows (maps + 3) are short enough to read on the page itself.
-CSS = "#compare-gallery .grid-wrap { max-height: none !important; overflow-y: visible !important; }"
+CSS = """#compare-gallery .grid-wrap { max-height: none !important; overflow-y: visible !important; }
+/* On a phone the two Generate columns stack: the results go first, right under the prompt and the Generate button
+   (they sat ~4,000 px below it, after every unit and setting). */
+@media (max-width: 767px) { #gen-results-column { order: -1; } }
+/* The units (the control image an artist came to use) above the sampler settings, as in the Compare tab. */
+#gen-units { order: -1; }
+"""
 
 
 def build_demo(studio: Studio, access: Access | None = None, queue_size: int = 16, cache_hours: float = 6.0) -> gr.Blocks:

@@ -74,10 +74,8 @@ def wire_unit(studio: Studio, unit: UnitControls, latest: gr.State) -> Callable:
         return event.then(**options)
 
     private = dict(queue=False, api_visibility="private")
-    refresh(unit.family.input(pick_family, unit.family, [unit.module, unit.threshold_a, unit.threshold_b],
-                              trigger_mode="always_last", **private))
-    refresh(unit.module.input(slider_updates, unit.module, [unit.threshold_a, unit.threshold_b], trigger_mode="always_last",
-                              **private))
+    refresh(unit.family.input(pick_family, unit.family, [unit.module, unit.threshold_a, unit.threshold_b], **private))
+    refresh(unit.module.input(slider_updates, unit.module, [unit.threshold_a, unit.threshold_b], **private))
     gr.on([unit.image.change, unit.own_map.input, unit.threshold_a.input, unit.threshold_b.input, unit.processor_res.input],
           trigger_mode="always_last", **options)
     unit.own_map.change(preprocessor_visibility, unit.own_map,

@@ -34,17 +34,20 @@ def _same(a: Image.Image, b: Image.Image) -> bool:
 @pytest.mark.parametrize("pause_s", [0.0, 0.8])
 def test_family_then_variant_quickly_shows_the_variants_map(page, app, client, drawing_path, pause_s):
     page.locator("#unit0-image input[type=file]").set_input_files(drawing_path)
-    _pick(page, "unit0-family", "Canny")
-    page.locator("#unit0-preview img").first.wait_for()
-
-    page.evaluate(MARK_PICKS)
-    _pick(page, "unit0-family", "Line_Art", fast=True)  # its first variant's map starts computing here
-    if pause_s:
-        page.wait_for_timeout(pause_s * 1000)  # the user's pause, not a wait for the app
-    _pick(page, "unit0-module", "lineart_standard", fast=True)
-    picks = page.evaluate("window.picks")
-    between = (picks[-1] - picks[0]) / 1000
-    assert len(picks) == 2 and between < (0.3 if not pause_s else 1.0), f"{between:.2f} s between the two picks"
+    bound = 0.3 if not pause_s else 1.0
+    for _ in range(3):  # a loaded CI machine sometimes makes the harness itself slower than the hand it plays
+        _pick(page, "unit0-family", "Canny")
+        page.locator("#unit0-preview img").first.wait_for()
+        page.evaluate(MARK_PICKS)
+        _pick(page, "unit0-family", "Line_Art", fast=True)  # its first variant's map starts computing here
+        if pause_s:
+            page.wait_for_timeout(pause_s * 1000)  # the user's pause, not a wait for the app
+        _pick(page, "unit0-module", "lineart_standard", fast=True)
+        picks = page.evaluate("window.picks")
+        between = (picks[-1] - picks[0]) / 1000
+        if len(picks) == 2 and between < bound:
+            break
+    assert len(picks) == 2 and between < bound, f"{between:.2f} s between the two picks, three times"
 
     wanted = Image.open(client.predict(handle_file(drawing_path), module="lineart_standard", processor_res=512,
                                        api_name="/preprocess"))

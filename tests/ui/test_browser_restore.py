@@ -35,7 +35,8 @@ def set_unit(page, index: int, image: str, values: dict) -> None:
     choose(page, f"{u}-family", values[f"{u}-family"][1])
     choose(page, f"{u}-module", values[f"{u}-module"][1])
     choose(page, f"{u}-condition", values[f"{u}-condition"][1])
-    page.locator(f"#{u}-model input").fill(values[f"{u}-model"][1])
+    page.locator(f"#{u}-model input").fill(values[f"{u}-model"][1])  # a path typed into the dropdown, as allowed
+    page.locator(f"#{u}-model input").press("Enter")  # and confirmed, which closes its list
     for elem_id, (kind, value) in values.items():
         if kind == "number":
             page.locator(f"#{elem_id} input[type=number]").wait_for()

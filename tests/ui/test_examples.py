@@ -15,7 +15,7 @@ def test_committed_examples_match_the_drawing_code():
 
 
 def test_every_example_in_the_ui_exists_and_the_pose_uses_openpose_colours():
-    for _, name, _, _ in GENERATE_EXAMPLES:
+    for _, name, *_ in GENERATE_EXAMPLES:
         assert (HERE / name).is_file()
     pose = np.asarray(Image.open(HERE / "stick_figure_openpose.png"))
     colours = {tuple(pixel) for pixel in pose.reshape(-1, 3)[::7]}
