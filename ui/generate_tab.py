@@ -114,12 +114,13 @@ def build_generate_tab(studio: Studio, limits) -> GenerateTab:
             def work(on_step, cancel):
                 return run_batches(studio.generate, request, count, lambda batch, update: on_step((batch, update)), cancel, keep)
 
+            step = ""  # the last step shown: Stop's sentence says where it stopped, whichever side reports it first
             for item in stream_job(work, token):
                 if isinstance(item, Done):
                     batches = item.value
                     view = Shown.of(batches, [number for number, _ in chosen])
                     notes = [note for result in batches.results for note in result.notes]
-                    line = stopped_line("", view) if batches.interrupted else done_line(batches, count, notes)
+                    line = stopped_line(step, view) if batches.interrupted else done_line(batches, count, notes)
                     yield {gallery: view.images, used_maps: view.maps, infotext: view.infotext(0), shown: view,
                            last_seed: batches.results[0].seeds[0] if batches.results else data[settings.seed],
                            status: line, finished: batches.results or None}
@@ -131,7 +132,8 @@ def build_generate_tab(studio: Studio, limits) -> GenerateTab:
                 yield {gallery: update.previews, status: f"{step} (preview)"} if update.previews else {status: step}
 
     def stopped(line: str, view: Shown):
-        return {status: stopped_line(line or "", view), gallery: view.images or None, used_maps: view.maps or None,
+        line = line or ""  # the job's own stopped sentence may have arrived first: keep it
+        return {status: line if line.startswith("Stopped") else stopped_line(line, view), gallery: view.images or None, used_maps: view.maps or None,
                 infotext: view.infotext(0)}
 
     event = run.click(start, inputs=settings.inputs() | set().union(*(u.inputs() for u in units)) | {keep_copy, batch_count},

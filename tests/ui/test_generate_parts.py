@@ -61,3 +61,15 @@ def test_a_real_fault_keeps_its_traceback_and_tells_the_user_nothing_internal(ca
     with caplog.at_level(logging.INFO, logger="ui.errors"):
         _, text = explain(KeyError("internal detail"))
     assert "internal detail" not in text and caplog.records[0].exc_info is not None
+
+
+def test_the_stopped_sentence_says_where_and_what_was_kept():
+    from PIL import Image
+
+    from ui.generate_results import stopped_line
+
+    kept = Shown(images=[(Image.new("RGB", (8, 8)), "seed 1")] * 2)
+    assert stopped_line("Batch 2 of 3, step 7/20", kept) == ("Stopped at batch 2 of 3, step 7/20. The 2 finished images are "
+                                                             "kept. Press Generate to start again.")
+    assert stopped_line("Step 4/150", Shown()) == "Stopped at step 4/150. Nothing was kept. Press Generate to start again."
+    assert stopped_line("", None) == "Stopped. Nothing was kept. Press Generate to start again."
