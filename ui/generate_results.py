@@ -42,6 +42,7 @@ def done_line(batches: Batches, count: int, notes: list[str]) -> str:
 
 def stopped_line(step: str, shown: Shown | None) -> str:
     kept = len(shown.images) if shown else 0
+    step = step.removesuffix(" (preview)")
     where = f" at {step.lower()}" if step.startswith(("Batch", "Step")) else ""
     keeps = f" The {kept} finished image{'s are' if kept != 1 else ' is'} kept." if kept else " Nothing was kept."
     return f"Stopped{where}.{keeps} Press Generate to start again."

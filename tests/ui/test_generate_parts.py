@@ -71,5 +71,5 @@ def test_the_stopped_sentence_says_where_and_what_was_kept():
     kept = Shown(images=[(Image.new("RGB", (8, 8)), "seed 1")] * 2)
     assert stopped_line("Batch 2 of 3, step 7/20", kept) == ("Stopped at batch 2 of 3, step 7/20. The 2 finished images are "
                                                              "kept. Press Generate to start again.")
-    assert stopped_line("Step 4/150", Shown()) == "Stopped at step 4/150. Nothing was kept. Press Generate to start again."
+    assert stopped_line("Step 4/150 (preview)", Shown()) == "Stopped at step 4/150. Nothing was kept. Press Generate to start again."
     assert stopped_line("", None) == "Stopped. Nothing was kept. Press Generate to start again."
