@@ -21,9 +21,8 @@ class Batches:
     interrupted: bool
 
     def images(self) -> list[tuple]:
-        """(image, seed, infotext, maps) per image, across batches: what a gallery and its selection show."""
-        return [(image, seed, text, result.maps) for result in self.results
-                for image, seed, text in zip(result.images, result.seeds, result.infotexts)]
+        """(image, seed, infotext) per image, across batches: what a gallery and its selection show."""
+        return [row for result in self.results for row in zip(result.images, result.seeds, result.infotexts)]
 
 
 def check_batch_count(request: GenerationRequest, count: object, limits: Limits, name: str = "batch_count") -> int:

@@ -24,8 +24,8 @@ class Shown:
         first = batches.results[0] if batches.results else None
         maps = [(picture, f"unit {number} · {unit.module}")
                 for picture, unit, number in zip(first.maps, first.request.units, unit_numbers)] if first else []
-        return cls([(image, f"seed {seed}") for image, seed, _, _ in batches.images()],
-                   [text for _, _, text, _ in batches.images()], maps)
+        images = batches.images()
+        return cls([(image, f"seed {seed}") for image, seed, _ in images], [text for _, _, text in images], maps)
 
     def infotext(self, index: int | None) -> str:
         if not self.infotexts:

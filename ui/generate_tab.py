@@ -133,8 +133,8 @@ def build_generate_tab(studio: Studio, limits) -> GenerateTab:
 
     def stopped(line: str, view: Shown):
         line = line or ""  # the job's own stopped sentence may have arrived first: keep it
-        return {status: line if line.startswith("Stopped") else stopped_line(line, view), gallery: view.images or None, used_maps: view.maps or None,
-                infotext: view.infotext(0)}
+        return {status: line if line.startswith("Stopped") else stopped_line(line, view), gallery: view.images or None,
+                used_maps: view.maps or None, infotext: view.infotext(0)}
 
     event = run.click(start, inputs=settings.inputs() | set().union(*(u.inputs() for u in units)) | {keep_copy, batch_count},
                       outputs={gallery, used_maps, infotext, last_seed, status, cancel_state, finished, shown},

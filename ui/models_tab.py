@@ -44,8 +44,9 @@ def controlnet_rows(status: dict, overrides: dict[str, str] | None = None,
         elif status.get("tiny") and repo == CONTROLNET_MODELS.get(condition):
             state = "built in (tiny model, random weights)"
         else:
-            blocked = [text for kind, text in needs(condition) if kind == "cannot run"]
-            downloads = [text for kind, text in needs(condition) if kind == "download"]
+            wanted = needs(condition)  # with --ray a round trip to a replica: asked once
+            blocked = [text for kind, text in wanted if kind == "cannot run"]
+            downloads = [text for kind, text in wanted if kind == "download"]
             state = "cannot run" if blocked else "downloads on first use" if downloads else "on disk, loads on first use"
             fix = " ".join(blocked) or "; ".join(downloads)
         rows.append([condition, repo, state, fix])

@@ -65,9 +65,6 @@ class UnitControls:
                       threshold_b=values["threshold_b"] if spec.threshold_b else None, model=values["model"] or None)
         return ControlUnit(image=data[self.image], **values)
 
-    def read_enabled(self, data: dict) -> ControlUnit | None:
-        return self.read(data) if data[self.enabled] else None
-
 
 def slider_updates(module: str) -> tuple[dict, dict]:
     """Threshold sliders follow the chosen variant: its labels, ranges and defaults, hidden when unused."""

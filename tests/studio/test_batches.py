@@ -33,14 +33,14 @@ def test_seeds_continue_across_batches_and_a_random_seed_is_chosen_once():
     generate = FakeGenerate()
     batches = run_batches(generate, GenerationRequest(prompt="p", seed=-1, batch_size=2), 3, lambda *a: None,
                           CancelToken(), None)
-    seeds = [seed for _, seed, _, _ in batches.images()]
+    seeds = [seed for _, seed, _ in batches.images()]
     assert len(seeds) == 6 and seeds == list(range(seeds[0], seeds[0] + 6)) and not batches.interrupted
 
 
 def test_stop_keeps_the_finished_batches():
     batches = run_batches(FakeGenerate(stop_at=1), GenerationRequest(prompt="p", seed=7, batch_size=2), 3,
                           lambda *a: None, CancelToken(), None)
-    assert batches.interrupted and [seed for _, seed, _, _ in batches.images()] == [7, 8]
+    assert batches.interrupted and [seed for _, seed, _ in batches.images()] == [7, 8]
 
 
 @pytest.mark.parametrize("count, words", [(0, "between 1 and 16"), (2.5, "whole number"), ("2", "must be a number"),
