@@ -41,6 +41,9 @@ class ControlUnit:
     control_mode: str = setting("Balanced", "Control Mode", "control_mode", choices=CONTROL_MODES)
     condition: str = setting(AUTO, "Condition", None, choices=(AUTO, *CONDITIONS))  # sd-webui-controlnet reads it off the model
     family: str = setting("", "Family", None, high=MAX_NAME_CHARS)  # the preprocessor's family ("" = the module's)
+    # the preprocessor whose map the artist edited by hand ("" = not edited); the map then comes as the image, module
+    # "none", as A1111 records a hand-made map, and this names the condition it was made for
+    edited_from: str = setting("", "Edited from", None, high=MAX_NAME_CHARS, omit_default=True)
 
 
 @dataclass(frozen=True)

@@ -6,27 +6,23 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
+from preprocessors.pose_edit import Person, PoseCanvas
 
-def _flat(points, width: int, height: int) -> list[float] | None:
-    """x, y in canvas pixels and a confidence per point; 0, 0, 0 for a point not found; None for a part not looked for."""
+
+def _points(points, width: int, height: int) -> tuple | None:
+    """controlnet-aux's keypoints (fractions of the image) in canvas pixels; None for a point not found."""
     if points is None:
         return None
-    values: list[float] = []
-    for point in points:
-        if point is None or point.x < 0 or point.y < 0:
-            values += [0.0, 0.0, 0.0]
-        else:
-            values += [round(float(point.x) * width, 2), round(float(point.y) * height, 2), round(float(point.score), 3)]
-    return values
+    return tuple(None if point is None or point.x < 0 or point.y < 0 else
+                 (float(point.x) * width, float(point.y) * height, float(point.score)) for point in points)
 
 
 def pose_json(poses: list, width: int, height: int) -> dict:
     """controlnet-aux's PoseResults (coordinates as fractions of the image) -> OpenPose JSON on a width x height canvas."""
-    people = [{"pose_keypoints_2d": _flat(pose.body.keypoints, width, height),
-               "face_keypoints_2d": _flat(pose.face, width, height),
-               "hand_left_keypoints_2d": _flat(pose.left_hand, width, height),
-               "hand_right_keypoints_2d": _flat(pose.right_hand, width, height)} for pose in poses]
-    return {"people": people, "canvas_width": width, "canvas_height": height}
+    people = tuple(Person(body=_points(pose.body.keypoints, width, height), left_hand=_points(pose.left_hand, width, height),
+                          right_hand=_points(pose.right_hand, width, height), face=_points(pose.face, width, height))
+                   for pose in poses)
+    return PoseCanvas(width=width, height=height, people=people).to_json()
 
 
 def detect_pose_json(detector, picture: Image.Image, processor_res: int, include_hand: bool = False,

@@ -111,7 +111,8 @@ class Studio:
             return None
         checked = check_unit_settings(replace(unit, image=None), index, self.limits)
         spec = get_spec(checked.module)
-        condition = spec.condition if checked.condition == AUTO else checked.condition
+        made_for = _edited_source(checked, index) or spec  # an edited map is for its preprocessor's condition
+        condition = made_for.condition if checked.condition == AUTO else checked.condition
         if condition is None:
             raise RequestError(f"Choose which ControlNet the {checked.module!r} map is for (one of {', '.join(CONDITIONS)}).")
         if checked.family and checked.family != spec.family:
@@ -195,3 +196,13 @@ class Studio:
         size = (request.width, request.height)
         return Matrix(columns=[column.label for column in parsed], axis=axis, cells=results, failures=failures, size=size,
                       maps=column_maps(results[:len(parsed)], size, failures))
+
+
+def _edited_source(unit: ControlUnit, index: int):
+    """The preprocessor an edited map came from (None when the map was not edited); the map itself is the image."""
+    if not unit.edited_from:
+        return None
+    if unit.module != "none":
+        raise RequestError(f"ControlNet unit {index} has an edited map (from {unit.edited_from}) but module {unit.module}; "
+                           "an edited map is passed as the image with module none.")
+    return get_spec(unit.edited_from)

@@ -76,9 +76,10 @@ def register_api(studio: Studio, guard: QueueGuard) -> None:
     """Call inside the Blocks context; `guard` says when a caller never reads its results."""
     files = _Files()
 
-    def preprocess(image: FileData, **values: Any) -> dict:
+    def preprocess(image: FileData, **values: Any) -> tuple[dict, dict | None]:
         with user_errors():
-            return files.save(studio.control_map(image, **values), f"map-{values['module']}")
+            picture = files.save(studio.control_map(image, **values), f"map-{values['module']}")
+            return picture, studio.poses(image, values["module"], values["processor_res"])
 
     async def generate(image: FileData | None, keep_copy: bool | None, visitor: gr.Request | None,
                        **values: Any) -> AsyncIterator[tuple[list[dict], dict | None, str] | None]:
@@ -153,7 +154,9 @@ def _endpoints(preprocess: Callable, generate: Callable, compare: Callable) -> d
         "preprocess": keyword_endpoint(
             preprocess, [file, *schema_parameters(ControlUnit, only=("module", "processor_res", "threshold_a", "threshold_b"),
                                                   defaults={"module": "canny"})],
-            FileData, "preprocess", "Run a preprocessor on an image and return the control map (PNG)."),
+            tuple[FileData, dict[str, Any] | None], "preprocess",
+            "Run a preprocessor on an image: the control map (PNG), and for OpenPose modules the people found as OpenPose "
+            "JSON (`people[].pose_keypoints_2d`, `canvas_width`, `canvas_height`; null for other modules)."),
         "generate": keyword_endpoint(
             generate, [*prompts, optional_file, *schema_parameters(ControlUnit), *rest, keep, visitor],
             AsyncIterator[tuple[list[FileData], FileData | None, str]], "generate",

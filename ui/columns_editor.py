@@ -39,6 +39,12 @@ def blank_row(condition: str) -> list:
     return [condition, "", "", "", False, ""]
 
 
+def with_map_column(rows: list, maps: list, picture, condition: str) -> tuple[list, list]:
+    """A ready map as one more column (an upload here, or a Generate unit's map, edited or not)."""
+    maps = [*(maps or []), picture]
+    return [*(rows or []), blank_row(f"own map {len(maps)} ({condition})")], maps
+
+
 @dataclass
 class ColumnsEditor:
     table: gr.Dataframe
@@ -133,8 +139,7 @@ def build_columns_editor(studio: Studio) -> ColumnsEditor:
     def add_own_map(rows, maps, picture, condition):
         if picture is None:
             raise gr.Error("Upload a ready map first, then add it.")
-        maps = [*(maps or []), picture]
-        return [*(rows or []), blank_row(f"own map {len(maps)} ({condition})")], maps
+        return with_map_column(rows, maps, picture, condition)
 
     def show_readiness(rows, maps):
         with user_errors():

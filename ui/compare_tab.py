@@ -7,19 +7,20 @@ import gradio as gr
 
 from pipelines.axes import AXES, parse_axis
 from pipelines.engine import CancelToken
-from pipelines.requests import ControlUnit
+from pipelines.requests import AUTO, ControlUnit
 from pipelines.streaming import CellDone, Done, stream_job
+from preprocessors import get_spec
 from studio import Studio
 from studio.columns import parse_columns
 from studio.matrix import matrix_grid, matrix_items, partial_matrix
-from ui.columns_editor import build_columns_editor
+from ui.columns_editor import ColumnsEditor, build_columns_editor, with_map_column
 from ui.concurrency import GPU
 from ui.errors import sentence, user_errors
 from ui.generate_tab import EXAMPLES, GENERATE_EXAMPLES, GenerateTab
 from ui.matrix_export import export_matrix
 from ui.restore import restore, restore_targets
 from ui.scratch import Scratch
-from ui.widgets import UNIT, keep_copy_box, prompt_row, sampler_controls, schema_choices, schema_slider, wire_stop
+from ui.widgets import UNIT, UnitControls, keep_copy_box, prompt_row, sampler_controls, schema_choices, schema_slider, wire_stop
 
 
 def build_compare_tab(studio: Studio, limits, generate: GenerateTab, tabs: gr.Tabs) -> gr.State:
@@ -117,6 +118,8 @@ def build_compare_tab(studio: Studio, limits, generate: GenerateTab, tabs: gr.Ta
     stop.click(lambda: "Stopped. The finished cells stay above; the others did not run.", None, status, **private)
     matrix.select(pick, [items_state, slider], [picked, slider], **private)
     generate.refresh_previews(send.click(send_back, picked, restore_targets(generate) | {tabs}, **private))
+    for unit in generate.units:
+        wire_map_to_compare(unit, editor, tabs)
     editor.show_readiness_on(tab.select)
     return finished
 
@@ -126,3 +129,23 @@ def _summary(done) -> str:
     seed = next(cell for cell in done.cells if cell is not None).seeds[0]
     failed = f" {len(done.failures)} column(s) could not run; their cells say why." if done.failures else ""
     return f"Done: {len(done.columns)} columns x {len(done.axis.values)} rows, seed {seed}.{failed}"
+
+
+def wire_map_to_compare(unit: UnitControls, columns: ColumnsEditor, tabs: gr.Tabs) -> None:
+    """A Generate unit's map as it is now (edited or not) becomes a Compare column, for the condition it was made for."""
+
+    def send(data: dict) -> dict:
+        edit = data[unit.edited_from]
+        picture = edit.edited_map(data[unit.editor]) or edit.detected
+        if picture is None:
+            raise sentence("This unit has no map yet: upload a control image (or pose someone) first.")
+        condition = data[unit.condition]
+        if condition == AUTO:
+            condition = get_spec(edit.module or data[unit.module]).condition
+        if condition is None:
+            raise sentence("Choose which ControlNet this map is for (the unit's ControlNet box), then send it.")
+        rows, maps = with_map_column(data[columns.table], data[columns.own_maps], picture, condition)
+        return {columns.table: rows, columns.own_maps: maps, tabs: gr.Tabs(selected="compare")}
+
+    unit.to_compare.click(send, {unit.edited_from, unit.editor, unit.condition, unit.module, columns.table, columns.own_maps},
+                          [columns.table, columns.own_maps, tabs], queue=False, api_visibility="private")

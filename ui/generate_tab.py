@@ -17,6 +17,8 @@ from studio.controlnet_choices import controlnet_choices
 from ui.concurrency import GPU
 from ui.errors import sentence, user_errors
 from ui.generate_results import Shown, done_line, stopped_line
+from ui.pose_editor import wire_pose
+from ui.scratch import Scratch
 from ui.unit_preview import LatestOnly, wire_unit
 from ui.widgets import (
     SettingsControls,
@@ -100,7 +102,10 @@ def build_generate_tab(studio: Studio, limits) -> GenerateTab:
         last_seed, cancel_state, finished, shown = gr.State(-1), gr.State(None), gr.State(None), gr.State(lambda: Shown())
         tickets = [gr.State(LatestOnly) for _ in units]
 
-    refreshers = [wire_unit(studio, unit, ticket) for unit, ticket in zip(units, tickets)]
+    files = Scratch("studio-maps-")  # each map's download and each pose's export
+    refreshers = [wire_unit(studio, unit, ticket, files) for unit, ticket in zip(units, tickets)]
+    for unit in units:
+        wire_pose(unit.pose, unit.editor, unit.edited_from, unit.preview_note, settings.width, settings.height, files)
 
     def start(data: dict, progress=gr.Progress()):
         token = CancelToken()

@@ -23,6 +23,8 @@ CSS = """#compare-gallery .grid-wrap { max-height: none !important; overflow-y: 
 @media (max-width: 767px) { #gen-results-column { order: -1; } }
 /* The units (the control image an artist came to use) above the sampler settings, as in the Compare tab. */
 #gen-units { order: -1; }
+/* A unit's map line keeps its height while maps come and go, so the controls under it never jump under a click. */
+.map-note { min-height: 4.5em; }
 """
 
 

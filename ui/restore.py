@@ -17,7 +17,7 @@ from ui.generate_tab import GenerateTab
 from ui.widgets import REQUEST_FIELDS, UNIT_FIELDS, UnitControls, slider_updates
 
 # Unit fields whose control needs more than its value (the family's variant list, the sliders' ranges, "auto", blank).
-_DERIVED = {"module", "family", "condition", "model", "threshold_a", "threshold_b"}
+_DERIVED = {"module", "family", "condition", "model", "threshold_a", "threshold_b", "edited_from"}
 
 
 def restore_targets(generate: GenerateTab) -> set:
@@ -74,19 +74,22 @@ def _unit_updates(controls: UnitControls, unit: ControlUnit, studio: Studio, whe
             value = _checked(item, getattr(unit, item.name), studio, where, notes)
             if value is not _SKIP:
                 updates[getattr(controls, item.name)] = value
+    module = unit.edited_from or unit.module  # a map edited by hand: its preprocessor, to detect and edit again
     try:
-        spec = get_spec(unit.module)
+        spec = get_spec(module)
     except PreprocessorError:
-        notes.append(f"{where}preprocessor {unit.module!r} does not exist here; the unit keeps its current one.")
+        notes.append(f"{where}preprocessor {module!r} does not exist here; the unit keeps its current one.")
         return updates
-    updates[controls.own_map] = unit.module == "none"
+    if unit.edited_from:
+        notes.append(f"{where}map was a {unit.edited_from} map edited by hand; upload the image and edit its map again.")
+    updates[controls.own_map] = module == "none"
     updates[controls.family] = spec.family
-    updates[controls.module] = gr.update(choices=families()[spec.family], value=unit.module)
-    sliders = zip((controls.threshold_a, controls.threshold_b), slider_updates(unit.module), (spec.threshold_a, spec.threshold_b),
+    updates[controls.module] = gr.update(choices=families()[spec.family], value=module)
+    sliders = zip((controls.threshold_a, controls.threshold_b), slider_updates(module), (spec.threshold_a, spec.threshold_b),
                   (unit.threshold_a, unit.threshold_b))
     for slider, shown, param, value in sliders:  # the variant's range and label, with the recorded value
         updates[slider] = {**shown, "value": value} if param is not None and value is not None else shown
-    updates[controls.condition] = AUTO if unit.condition == spec.condition and unit.module != "none" else unit.condition
+    updates[controls.condition] = AUTO if unit.condition == spec.condition and module != "none" else unit.condition
     updates[controls.model] = _model_text(unit, studio, where, notes)
     return updates
 

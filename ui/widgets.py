@@ -10,6 +10,8 @@ from pipelines.limits import Limits
 from pipelines.requests import ControlUnit, GenerationRequest
 from pipelines.schema import schema_fields
 from preprocessors import families, get_spec
+from ui.map_editor import MapEdit, palette
+from ui.pose_editor import PoseControls, pose_controls
 
 UNIT_FIELDS = schema_fields(ControlUnit)
 REQUEST_FIELDS = schema_fields(GenerationRequest)
@@ -48,22 +50,36 @@ class UnitControls:
     guidance_end: gr.Slider
     control_mode: gr.Radio
     resize_mode: gr.Radio
-    preview: gr.Image
+    editor: gr.ImageEditor  # the map: the preprocessor's, painted on or posed by the artist
+    edited_from: gr.State  # the unit's MapEdit: what the preprocessor made, so an edit is known and can be reset
     preview_note: gr.Markdown
     preprocessor_row: gr.Row  # the preprocessor's sliders, hidden as one when the upload is the map
+    reset: gr.Button
+    to_compare: gr.Button
+    ask: gr.Group  # "new settings would replace your edit": shown instead of replacing it
+    use_new: gr.Button
+    keep_edit: gr.Button
+    pose: PoseControls
 
     def inputs(self) -> set:
-        return {self.enabled, self.image, self.own_map, *(getattr(self, item.name) for item in UNIT_FIELDS)}
+        return {self.enabled, self.image, self.own_map, self.editor, *(getattr(self, item.name) for item in UNIT_FIELDS)}
 
     def read(self, data: dict) -> ControlUnit:
-        """The unit as the user set it; "use my own map" means the upload is passed through as the map."""
-        values = {item.name: data[getattr(self, item.name)] for item in UNIT_FIELDS}
+        """The unit as the user set it; "use my own map" means the upload is passed through as the map, and a map the
+        artist edited is passed as the map with module none and the preprocessor it was edited from."""
+        edit: MapEdit = data[self.edited_from]
+        values = {item.name: data[getattr(self, item.name)] for item in UNIT_FIELDS if item.name != "edited_from"}
         spec = get_spec(values["module"])
-        if data[self.own_map]:
+        # only after a stroke or a pose edit: a browser that has not yet dropped the strokes a reset cleared reads as edited
+        image, edited = data[self.image], edit.edited_map(data.get(self.editor)) if edit.touched else None
+        if edited is not None:
+            values["edited_from"] = edit.module or ("none" if data[self.own_map] else values["module"])
+            image, spec = edited, get_spec("none")
+        if data[self.own_map] or edited is not None:
             values.update(module="none", family=get_spec("none").family)
         values.update(threshold_a=values["threshold_a"] if spec.threshold_a else None,
                       threshold_b=values["threshold_b"] if spec.threshold_b else None, model=values["model"] or None)
-        return ControlUnit(image=data[self.image], **values)
+        return ControlUnit(image=image, **values)
 
 
 def slider_updates(module: str) -> tuple[dict, dict]:
@@ -101,8 +117,20 @@ def unit_controls(index: int, limits: Limits, default_module: str = "canny",
             image = gr.Image(label="Control image", type="filepath", sources=["upload", "clipboard"], height=260,
                              elem_id=f"{eid}-image")
             with gr.Column(min_width=160):
-                preview = gr.Image(label="Map preview", interactive=False, height=260, format="png", elem_id=f"{eid}-preview")
-                preview_note = gr.Markdown(visible=False, elem_id=f"{eid}-preview-note")
+                editor = gr.ImageEditor(label="Map", type="pil", sources=(), transforms=(), layers=False,
+                                        brush=palette(spec.condition, None), eraser=gr.Eraser(default_size=12), height=300,
+                                        format="png", elem_id="map-editor" if index == 0 else f"{eid}-map-editor")
+                preview_note = gr.Markdown(elem_id=f"{eid}-preview-note", elem_classes="map-note")
+                with gr.Group(visible=False, elem_id=f"{eid}-ask") as ask:
+                    gr.Markdown("You edited this map. The new settings make a new map: replace your edit with it?")
+                    with gr.Row():
+                        use_new = gr.Button("Use the new map", size="sm", elem_id=f"{eid}-use-new")
+                        keep_edit = gr.Button("Keep my edit", size="sm", elem_id=f"{eid}-keep-edit")
+                with gr.Row():
+                    reset = gr.Button("Reset to detected", size="sm", elem_id=f"{eid}-map-reset")
+                    to_compare = gr.Button("Send this map to Compare", size="sm", elem_id=f"{eid}-to-compare")
+        pose = pose_controls("pose-editor" if index == 0 else f"{eid}-pose-editor")
+        edited_from = gr.State(MapEdit)
         with gr.Row():
             family = gr.Dropdown(list(family_names), value=spec.family, label="Condition family", elem_id=f"{eid}-family")
             module = gr.Dropdown(family_names[spec.family], value=default_module, label="Preprocessor", elem_id=f"{eid}-module")
@@ -122,8 +150,9 @@ def unit_controls(index: int, limits: Limits, default_module: str = "canny",
     return UnitControls(enabled=enabled, image=image, family=family, module=module, condition=condition, model=model,
                         own_map=own_map, threshold_a=threshold_a, threshold_b=threshold_b, processor_res=processor_res,
                         pixel_perfect=pixel_perfect, weight=weight, guidance_start=guidance_start, guidance_end=guidance_end,
-                        control_mode=control_mode, resize_mode=resize_mode, preview=preview, preview_note=preview_note,
-                        preprocessor_row=preprocessor_row)
+                        control_mode=control_mode, resize_mode=resize_mode, editor=editor, edited_from=edited_from,
+                        preview_note=preview_note, preprocessor_row=preprocessor_row, reset=reset, to_compare=to_compare,
+                        ask=ask, use_new=use_new, keep_edit=keep_edit, pose=pose)
 
 
 @dataclass

@@ -90,7 +90,7 @@ def test_detect_gives_the_map_preprocess_gives(open_api, webui, tmp_path):
     path = tmp_path / "drawing.png"
     drawing().save(path)
     ours = Client(open_api.url, verbose=False).predict(handle_file(str(path)), module="canny", processor_res=64,
-                                                        threshold_a=100, threshold_b=200, api_name="/preprocess")
+                                                        threshold_a=100, threshold_b=200, api_name="/preprocess")[0]
     assert np.array_equal(_pixels(detected.images[0]), _pixels(Image.open(ours)))
 
 

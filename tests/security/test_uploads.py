@@ -25,7 +25,7 @@ pytestmark = pytest.mark.server
 
 
 def _map_of(client, path: Path, module: str = "none") -> np.ndarray:
-    result = client.predict(handle_file(str(path)), module=module, processor_res=64, api_name="/preprocess")
+    result, _ = client.predict(handle_file(str(path)), module=module, processor_res=64, api_name="/preprocess")
     return np.asarray(Image.open(result).convert("RGB")).astype(int)
 
 

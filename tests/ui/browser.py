@@ -83,3 +83,17 @@ def set_columns(page, columns: list[str], families: tuple[str, ...] = ()) -> Non
     for family in families:
         choose(page, "compare-family", family)
         page.locator("#compare-add-family").click()
+
+
+def wait_map(page, unit: int = 0, name: str = "") -> str:
+    """Wait until the unit's map editor holds a map (of preprocessor `name`, if given); its download link's address."""
+    note = f"#unit{unit}-preview-note"
+    page.wait_for_function("([note, name]) => { const link = document.querySelector(note + ' a');"
+                           " return link && document.querySelector(note).innerText.includes(name + ' map'); }",
+                           arg=[note, name], timeout=TIMEOUT_MS)
+    return map_src(page, unit)
+
+
+def map_src(page, unit: int = 0) -> str:
+    """The address of the map the unit's editor was given (its "Download the detected map" link)."""
+    return page.locator(f"#unit{unit}-preview-note a").first.get_attribute("href") or ""

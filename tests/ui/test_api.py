@@ -14,7 +14,8 @@ from ui.api import _Files
 
 
 def test_preprocess_returns_an_edge_map(client, drawing_path):
-    path = client.predict(handle_file(drawing_path), module="canny", processor_res=192, api_name="/preprocess")
+    path, poses = client.predict(handle_file(drawing_path), module="canny", processor_res=192, api_name="/preprocess")
+    assert poses is None  # people are found by OpenPose modules only
     edges = np.asarray(Image.open(path).convert("L"))
     assert edges.shape == (192, 256)
     assert set(np.unique(edges)) <= {0, 255} and (edges == 255).mean() > 0.005
@@ -89,7 +90,7 @@ def test_bad_input_is_a_sentence_and_the_server_keeps_serving(client, drawing_pa
         client.predict(prompt="x", image=handle_file(drawing_path), width=513, api_name="/generate")
     assert "width must be a multiple of 8" in str(caught.value)
     assert "Traceback" not in str(caught.value)
-    path = client.predict(handle_file(drawing_path), module="canny", processor_res=64, api_name="/preprocess")
+    path, _ = client.predict(handle_file(drawing_path), module="canny", processor_res=64, api_name="/preprocess")
     assert Image.open(path).size[1] == 64
 
 
@@ -104,3 +105,11 @@ def test_api_files_older_than_an_hour_are_pruned_and_metadata_kept():
     recent = files.save(image, "recent")["path"]
     assert not os.path.exists(old) and not os.path.exists(os.path.dirname(old))
     assert Image.open(recent).info["parameters"] == "a house\nSteps: 3"
+
+
+def test_preprocess_returns_the_people_for_openpose_modules(client, drawing_path):
+    """The pose JSON a pose editor imports, on the canvas of the map it came with."""
+    path, poses = client.predict(handle_file(drawing_path), module="openpose_full", processor_res=128, api_name="/preprocess")
+    assert (poses["canvas_width"], poses["canvas_height"]) == Image.open(path).size
+    assert isinstance(poses["people"], list)
+    assert all(len(person["pose_keypoints_2d"]) == 54 for person in poses["people"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.ui.browser import SHOTS, TIMEOUT_MS, absolute, download, image_src, set_columns, set_number
+from tests.ui.browser import SHOTS, TIMEOUT_MS, download, map_src, set_columns, set_number, wait_map
 
 pytestmark = pytest.mark.browser
 
@@ -12,18 +12,16 @@ pytestmark = pytest.mark.browser
 def test_artist_session(page, app, drawing_path):
     # Upload and see the Canny map.
     page.locator("#unit0-image input[type=file]").set_input_files(drawing_path)
-    page.locator("#unit0-preview img").first.wait_for()
-    first_src = image_src(page, "#unit0-preview")
+    first_src = wait_map(page, 0, "canny")
     first_map = download(app.url, first_src)
 
     # Lowering the low threshold adds edges: the preview must change.
     set_number(page, "unit0-threshold-a", 10)
     set_number(page, "unit0-threshold-b", 40)
     page.wait_for_function(
-        "(old) => { const img = document.querySelector('#unit0-preview img'); return img && img.src !== old; }",
-        arg=absolute(app.url, first_src),
-        timeout=TIMEOUT_MS)
-    second_map = download(app.url, image_src(page, "#unit0-preview"))
+        "(old) => { const link = document.querySelector('#unit0-preview-note a'); return link && link.getAttribute('href') !== old; }",
+        arg=first_src, timeout=TIMEOUT_MS)
+    second_map = download(app.url, map_src(page, 0))
     assert first_map.tobytes() != second_map.tobytes()
     page.screenshot(path=str(SHOTS / "preview.png"), full_page=False)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.ui.browser import SHOTS, TIMEOUT_MS, choose, set_number, tick
+from tests.ui.browser import SHOTS, TIMEOUT_MS, choose, set_number, tick, wait_map
 
 pytestmark = pytest.mark.browser
 
@@ -33,13 +33,13 @@ def _infotext(page) -> str:
 
 def test_two_units_show_both_maps_and_selecting_image_two_shows_its_seed(page, drawing_path):
     page.locator("#unit0-image input[type=file]").set_input_files(drawing_path)
-    page.locator("#unit0-preview img").first.wait_for()
+    wait_map(page, 0)
     page.get_by_text("ControlNet unit 1", exact=True).click()  # open its accordion
     tick(page, "unit1-enabled")
     page.locator("#unit1-image input[type=file]").set_input_files(drawing_path)
     choose(page, "unit1-family", "Line_Art")
     choose(page, "unit1-module", "lineart_standard")
-    page.locator("#unit1-preview img").first.wait_for()
+    wait_map(page, 1, "lineart_standard")
     _settings(page, gen_steps=2, gen_width=64, gen_height=64, gen_batch=2, gen_seed=5)
     _generate(page)
 

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from tests.server import free_port, start_app
-from tests.ui.browser import CHROMIUM, FLAGS, SHOTS, TIMEOUT_MS, choose, set_number, tick
+from tests.ui.browser import CHROMIUM, FLAGS, SHOTS, TIMEOUT_MS, choose, set_number, tick, wait_map
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 
@@ -63,12 +63,12 @@ def _pick_and_time(page, elem_id: str, option: str, answer: str) -> float:
 def test_missing_weights_answer_at_once_with_their_fetch_command(unreachable_page, unreachable, drawing_path):
     page = unreachable_page
     page.locator("#unit0-image input[type=file]").set_input_files(drawing_path)
-    page.locator("#unit0-preview img").first.wait_for()  # Canny needs no weights: a map
+    wait_map(page, 0, "canny")  # Canny needs no weights: a map
     page.evaluate(MARK_CLICKS)
     first = _pick_and_time(page, "unit0-family", "Soft_Edge", "softedge_pidinet")  # the family's first variant
     note = page.locator("#unit0-preview-note").inner_text()
     assert "hf download lllyasviel/Annotators" in note and "is not reachable" in note, note
-    assert page.locator("#unit0-preview img").count() == 0  # the Canny map does not stay under the new name
+    assert "canny map" not in note and "Download the detected map" not in note  # the Canny map does not stay
 
     second = _pick_and_time(page, "unit0-module", "softedge_hed", "softedge_hed")
     page.screenshot(path=str(SHOTS / "hub-unreachable-preview.png"))
@@ -79,7 +79,7 @@ def test_missing_weights_answer_at_once_with_their_fetch_command(unreachable_pag
 def test_the_first_generation_has_no_stall_and_draft_mode_fails_at_once(unreachable_page, unreachable):
     page = unreachable_page
     choose(page, "unit0-family", "Canny")
-    page.locator("#unit0-preview img").first.wait_for()
+    wait_map(page, 0, "canny")
     page.locator("#gen-prompt textarea").fill("a cabin")
     for elem_id, value in (("gen-steps", 16), ("gen-width", 128), ("gen-height", 128), ("gen-seed", 1)):
         set_number(page, elem_id, value)

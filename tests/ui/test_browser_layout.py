@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.ui.browser import CHROMIUM, FLAGS, SHOTS, TIMEOUT_MS, set_number
+from tests.ui.browser import CHROMIUM, FLAGS, SHOTS, TIMEOUT_MS, set_number, wait_map
 
 pytestmark = pytest.mark.browser
 
@@ -45,7 +45,7 @@ def test_generate_fits_the_screen_and_no_label_breaks_a_word(app, drawing_path, 
         upload_top = page.evaluate(PAGE_TOP, "#unit0-image")
 
         page.locator("#unit0-image input[type=file]").set_input_files(drawing_path)
-        page.locator("#unit0-preview img").first.wait_for()
+        wait_map(page, 0)
         page.locator("#gen-prompt textarea").fill("a cabin")
         for elem_id, value in (("gen-steps", 2), ("gen-width", 64), ("gen-height", 64), ("gen-seed", 1)):
             set_number(page, elem_id, value)

@@ -8,8 +8,9 @@ import time
 import pytest
 from gradio_client import handle_file
 from PIL import Image, ImageChops
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from tests.ui.browser import download, image_src, tick
+from tests.ui.browser import download, map_src, tick, wait_map
 
 pytestmark = pytest.mark.browser
 
@@ -21,38 +22,49 @@ MARK_PICKS = """() => {
 }"""
 
 
-def _pick(page, elem_id: str, option: str, fast: bool = False) -> None:
-    """As a user picks from a dropdown; `fast` skips Playwright's waits for a settled element, as a quick hand would."""
+def _pick(page, elem_id: str, option: str, fast: bool = False) -> bool:
+    """As a user picks from a dropdown; `fast` skips Playwright's waits for a settled element, as a quick hand would
+    (and says whether the pick took: a forced click can land on a list still closing)."""
     page.locator(f"#{elem_id} input").click(force=fast)
-    page.get_by_role("option", name=option, exact=True).click(force=fast)
+    if not fast:
+        page.get_by_role("option", name=option, exact=True).click()
+        return True
+    try:
+        page.get_by_role("option", name=option, exact=True).click(force=True, timeout=3000)
+        page.wait_for_function("([id, option]) => document.querySelector(`#${id} input`).value === option",
+                               arg=[elem_id, option], timeout=3000)
+        return True
+    except PlaywrightTimeout:
+        page.keyboard.press("Escape")
+        return False
 
 
 def _same(a: Image.Image, b: Image.Image) -> bool:
     return a.size == b.size and ImageChops.difference(a.convert("RGB"), b.convert("RGB")).getbbox() is None
 
 
-@pytest.mark.parametrize("pause_s", [0.0, 0.8])
+@pytest.mark.parametrize("pause_s", [0.0, 0.5])
 def test_family_then_variant_quickly_shows_the_variants_map(page, app, client, drawing_path, pause_s):
     page.locator("#unit0-image input[type=file]").set_input_files(drawing_path)
-    bound = 0.3 if not pause_s else 1.0
+    bound = 0.8 if not pause_s else 1.2  # lineart_realistic's map takes ~2 s: both picks land while it runs
     for _ in range(3):  # a loaded CI machine sometimes makes the harness itself slower than the hand it plays
         _pick(page, "unit0-family", "Canny")
-        page.locator("#unit0-preview img").first.wait_for()
+        wait_map(page, 0)
         page.evaluate(MARK_PICKS)
-        _pick(page, "unit0-family", "Line_Art", fast=True)  # its first variant's map starts computing here
+        took = _pick(page, "unit0-family", "Line_Art", fast=True)  # its first variant's map starts computing here
         if pause_s:
             page.wait_for_timeout(pause_s * 1000)  # the user's pause, not a wait for the app
-        _pick(page, "unit0-module", "lineart_standard", fast=True)
+        took = took and _pick(page, "unit0-module", "lineart_standard", fast=True)
         picks = page.evaluate("window.picks")
-        between = (picks[-1] - picks[0]) / 1000
-        if len(picks) == 2 and between < bound:
+        between = (picks[-1] - picks[0]) / 1000 if picks else float("inf")
+        if took and len(picks) == 2 and between < bound:
             break
-    assert len(picks) == 2 and between < bound, f"{between:.2f} s between the two picks, three times"
+    assert took and len(picks) == 2 and between < bound, f"{between:.2f} s between the two picks, three times"
 
     wanted = Image.open(client.predict(handle_file(drawing_path), module="lineart_standard", processor_res=512,
-                                       api_name="/preprocess"))
+                                       api_name="/preprocess")[0])
     deadline = time.monotonic() + 60  # lineart_realistic's map (random weights) takes ~2 s here; the old bug kept it
-    while not _same(shown := download(app.url, image_src(page, "#unit0-preview")), wanted):
+    while not _same(shown := download(app.url, map_src(page, 0)), wanted):
         assert time.monotonic() < deadline, f"the preview still shows another map ({shown.size}) 60 s after the picks"
         page.wait_for_timeout(250)
     assert page.locator("#unit0-module input").input_value() == "lineart_standard"

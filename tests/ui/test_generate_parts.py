@@ -15,6 +15,7 @@ from studio.controlnet_choices import controlnet_choices
 from ui.errors import explain
 from ui.generate_results import Shown
 from ui.generate_tab import enabled_units
+from ui.map_editor import MapEdit
 
 
 def test_an_enabled_unit_without_an_image_is_refused_by_number(generate_tab, drawing_path):
@@ -22,6 +23,7 @@ def test_an_enabled_unit_without_an_image_is_refused_by_number(generate_tab, dra
     data = {}
     for index, unit in enumerate(tab.units):
         data.update({component: component.value for component in unit.inputs()})
+        data[unit.edited_from] = MapEdit()  # gradio makes one per visitor from the State's class
         data[unit.enabled] = index in (0, 2)
         data[unit.image] = drawing_path if index == 0 else None
     with pytest.raises(RequestError, match="ControlNet unit 2 is enabled but has no control image"):
