@@ -14,11 +14,16 @@ from tests.ui.browser import download, map_src, tick, wait_map
 
 pytestmark = pytest.mark.browser
 
+# Each option click, with the map line shown at that moment (what the preview had finished by then).
 MARK_PICKS = """() => {
   if (!window.picks) document.addEventListener('pointerdown', (event) => {
-    if (event.target.closest('[role=option]')) window.picks.push(performance.now());
+    if (event.target.closest('[role=option]')) {
+      window.picks.push(performance.now());
+      window.shownAtPick.push(document.querySelector('#unit0-preview-note')?.innerText || '');
+    }
   }, true);
   window.picks = [];
+  window.shownAtPick = [];
 }"""
 
 
@@ -46,7 +51,8 @@ def _same(a: Image.Image, b: Image.Image) -> bool:
 @pytest.mark.parametrize("pause_s", [0.0, 0.5])
 def test_family_then_variant_quickly_shows_the_variants_map(page, app, client, drawing_path, pause_s):
     page.locator("#unit0-image input[type=file]").set_input_files(drawing_path)
-    bound = 0.8 if not pause_s else 1.2  # lineart_realistic's map takes ~2 s: both picks land while it runs
+    # The case that matters: the variant is picked while the family's first variant's map (lineart_realistic, ~2 s on
+    # random weights) is still being made. Measured as that, not as a wall-clock bound on the harness's clicks.
     for _ in range(3):  # a loaded CI machine sometimes makes the harness itself slower than the hand it plays
         _pick(page, "unit0-family", "Canny")
         wait_map(page, 0)
@@ -55,11 +61,11 @@ def test_family_then_variant_quickly_shows_the_variants_map(page, app, client, d
         if pause_s:
             page.wait_for_timeout(pause_s * 1000)  # the user's pause, not a wait for the app
         took = took and _pick(page, "unit0-module", "lineart_standard", fast=True)
-        picks = page.evaluate("window.picks")
-        between = (picks[-1] - picks[0]) / 1000 if picks else float("inf")
-        if took and len(picks) == 2 and between < bound:
+        picks, shown_then = page.evaluate("[window.picks, window.shownAtPick]")
+        overlapped = len(picks) == 2 and "lineart_realistic map" not in shown_then[-1]
+        if took and overlapped:
             break
-    assert took and len(picks) == 2 and between < bound, f"{between:.2f} s between the two picks, three times"
+    assert took and overlapped, f"the variant was never picked while the family's first map was being made: {shown_then}"
 
     wanted = Image.open(client.predict(handle_file(drawing_path), module="lineart_standard", processor_res=512,
                                        api_name="/preprocess")[0])
