@@ -75,7 +75,10 @@ class Studio:
                                        threshold_b=threshold_b)
 
     def poses(self, image: object, module: str, processor_res: int = 512) -> dict | None:
-        """The people an OpenPose module finds in an upload, as OpenPose JSON (None for other modules)."""
+        """The people an OpenPose module finds in an upload, as OpenPose JSON (None for other modules, which are asked
+        on every map preview: answered here, before decoding the upload or a round trip to a replica)."""
+        if get_spec(module).detector != "openpose":
+            return None
         picture = open_upload(image)
         if picture is None:
             raise RequestError("Upload a control image first.")

@@ -7,9 +7,8 @@ import gradio as gr
 
 from pipelines.axes import AXES, parse_axis
 from pipelines.engine import CancelToken
-from pipelines.requests import AUTO, ControlUnit
+from pipelines.requests import ControlUnit
 from pipelines.streaming import CellDone, Done, stream_job
-from preprocessors import get_spec
 from studio import Studio
 from studio.columns import parse_columns
 from studio.matrix import matrix_grid, matrix_items, partial_matrix
@@ -20,7 +19,17 @@ from ui.generate_tab import EXAMPLES, GENERATE_EXAMPLES, GenerateTab
 from ui.matrix_export import export_matrix
 from ui.restore import restore, restore_targets
 from ui.scratch import Scratch
-from ui.widgets import UNIT, UnitControls, keep_copy_box, prompt_row, sampler_controls, schema_choices, schema_slider, wire_stop
+from ui.widgets import (
+    UNIT,
+    UnitControls,
+    keep_copy_box,
+    map_condition,
+    prompt_row,
+    sampler_controls,
+    schema_choices,
+    schema_slider,
+    wire_stop,
+)
 
 
 def build_compare_tab(studio: Studio, limits, generate: GenerateTab, tabs: gr.Tabs) -> gr.State:
@@ -136,12 +145,10 @@ def wire_map_to_compare(unit: UnitControls, columns: ColumnsEditor, tabs: gr.Tab
 
     def send(data: dict) -> dict:
         edit = data[unit.edited_from]
-        picture = edit.edited_map(data[unit.editor]) or edit.detected
+        picture = edit.edit(data[unit.editor]) or edit.detected
         if picture is None:
             raise sentence("This unit has no map yet: upload a control image (or pose someone) first.")
-        condition = data[unit.condition]
-        if condition == AUTO:
-            condition = get_spec(edit.module or data[unit.module]).condition
+        condition = map_condition(data[unit.condition], edit.module or data[unit.module])
         if condition is None:
             raise sentence("Choose which ControlNet this map is for (the unit's ControlNet box), then send it.")
         rows, maps = with_map_column(data[columns.table], data[columns.own_maps], picture, condition)

@@ -71,10 +71,14 @@ class MapEdit:
             return None
         return picture
 
-
     def mark(self, value: dict | None) -> None:
         """After a stroke or an undo: whether the map now differs from the one the preprocessor made."""
         self.touched = self.edited_map(value) is not None
+
+    def edit(self, value: dict | None) -> Image.Image | None:
+        """The artist's edit a job uses: only after a stroke or a pose edit, since a browser that has not yet dropped
+        the strokes a reset cleared would read as edited."""
+        return self.edited_map(value) if self.touched else None
 
 
 def _fingerprint(picture: Image.Image) -> str:

@@ -7,7 +7,6 @@ from collections.abc import Callable
 
 import gradio as gr
 
-from pipelines.requests import AUTO
 from preprocessors import families, get_spec
 from preprocessors.pose_edit import PoseCanvas
 from studio import Studio
@@ -16,7 +15,7 @@ from ui.errors import explain
 from ui.map_editor import MapEdit, palette, shown
 from ui.pose_editor import canvas_value
 from ui.scratch import Scratch
-from ui.widgets import UnitControls, slider_updates
+from ui.widgets import UnitControls, map_condition, slider_updates
 
 
 class LatestOnly:
@@ -70,15 +69,14 @@ def wire_unit(studio: Studio, unit: UnitControls, latest: gr.State, files: Scrat
             chosen = unit.read(data)  # the settings (the editor is not among a preview's inputs)
             picture = studio.control_map(data[unit.image], chosen.module, chosen.processor_res, chosen.threshold_a,
                                          chosen.threshold_b)
-            people = studio.poses(data[unit.image], chosen.module, chosen.processor_res) if chosen.module != "none" else None
+            people = studio.poses(data[unit.image], chosen.module, chosen.processor_res)
             return picture, people, ""
         except Exception as error:  # the sentence takes the map's place: no stale map under the new name
             name = "Your own map" if data[unit.own_map] else data[unit.module]
             return None, None, f"**{name}**: {explain(error)[1]}"
 
     def condition_of(data: dict) -> str:
-        chosen = data[unit.condition]
-        return chosen if chosen != AUTO or data[unit.own_map] else (get_spec(data[unit.module]).condition or "")
+        return map_condition(data[unit.condition], "none" if data[unit.own_map] else data[unit.module]) or ""
 
     def load(data: dict, picture, people, note: str) -> dict:
         """The map into the editor as the unedited one, its people into the pose editor, and a line naming the map."""

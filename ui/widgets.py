@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import gradio as gr
 
 from pipelines.limits import Limits
-from pipelines.requests import ControlUnit, GenerationRequest
+from pipelines.requests import AUTO, ControlUnit, GenerationRequest
 from pipelines.schema import schema_fields
 from preprocessors import families, get_spec
 from ui.map_editor import MapEdit, palette
@@ -70,8 +70,7 @@ class UnitControls:
         edit: MapEdit = data[self.edited_from]
         values = {item.name: data[getattr(self, item.name)] for item in UNIT_FIELDS if item.name != "edited_from"}
         spec = get_spec(values["module"])
-        # only after a stroke or a pose edit: a browser that has not yet dropped the strokes a reset cleared reads as edited
-        image, edited = data[self.image], edit.edited_map(data.get(self.editor)) if edit.touched else None
+        image, edited = data[self.image], edit.edit(data.get(self.editor))
         if edited is not None:
             values["edited_from"] = edit.module or ("none" if data[self.own_map] else values["module"])
             image, spec = edited, get_spec("none")
@@ -80,6 +79,11 @@ class UnitControls:
         values.update(threshold_a=values["threshold_a"] if spec.threshold_a else None,
                       threshold_b=values["threshold_b"] if spec.threshold_b else None, model=values["model"] or None)
         return ControlUnit(image=image, **values)
+
+
+def map_condition(chosen: str, module: str) -> str | None:
+    """The ControlNet a map is for: the unit's choice, or with "auto" the one of the preprocessor that made the map."""
+    return get_spec(module).condition if chosen == AUTO else chosen
 
 
 def slider_updates(module: str) -> tuple[dict, dict]:
