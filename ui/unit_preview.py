@@ -126,15 +126,20 @@ def wire_unit(studio: Studio, unit: UnitControls, latest: gr.State, files: Scrat
                    api_visibility="private", show_progress="minimal", show_progress_on=[unit.editor])
     asking = {**options, "fn": lambda data: preview(data, ask=True)}
 
+    def settled(data: dict, event: gr.EventData) -> dict:
+        """A new upload replaces the map; a new setting asks first when the artist has edited it."""
+        return preview(data, ask=event.target is not unit.image)
+
     def refresh(event):
         return event.then(**options)
 
     private = dict(queue=False, api_visibility="private")
     unit.family.input(pick_family, unit.family, [unit.module, unit.threshold_a, unit.threshold_b], **private).then(**asking)
     unit.module.input(slider_updates, unit.module, [unit.threshold_a, unit.threshold_b], **private).then(**asking)
-    gr.on([unit.image.change], trigger_mode="always_last", **options)
-    gr.on([unit.own_map.input, unit.threshold_a.input, unit.threshold_b.input, unit.processor_res.input,
-           unit.condition.input], trigger_mode="always_last", **asking)
+    # One listener, so the browser runs these previews one after another and re-runs the last with the values then
+    # (two listeners ran at once, and a slider set during the upload's preview could lose to it on the server).
+    gr.on([unit.image.change, unit.own_map.input, unit.threshold_a.input, unit.threshold_b.input,
+           unit.processor_res.input, unit.condition.input], trigger_mode="always_last", **{**options, "fn": settled})
     unit.own_map.change(preprocessor_visibility, unit.own_map,
                         [unit.family, unit.module, unit.preprocessor_row, unit.pixel_perfect], **private)
     unit.use_new.click(use_new, inputs, outputs, **private)

@@ -85,12 +85,16 @@ def set_columns(page, columns: list[str], families: tuple[str, ...] = ()) -> Non
         page.locator("#compare-add-family").click()
 
 
-def wait_map(page, unit: int = 0, name: str = "") -> str:
-    """Wait until the unit's map editor holds a map (of preprocessor `name`, if given); its download link's address."""
-    note = f"#unit{unit}-preview-note"
-    page.wait_for_function("([note, name]) => { const link = document.querySelector(note + ' a');"
-                           " return link && document.querySelector(note).innerText.includes(name + ' map'); }",
-                           arg=[note, name], timeout=TIMEOUT_MS)
+def wait_map(page, unit: int = 0, name: str = "", size: str = "") -> str:
+    """Wait until the unit's map editor holds a map (of preprocessor `name` and `size` "WxH", if given); its download
+    link's address."""
+    note, name = f"#unit{unit}-preview-note", f"{name} map" + (f", {size}" if size else "")
+    try:
+        page.wait_for_function("([note, name]) => { const link = document.querySelector(note + ' a');"
+                               " return link && document.querySelector(note).innerText.includes(name); }",
+                               arg=[note, name], timeout=TIMEOUT_MS)
+    except Exception as error:  # say which map the page showed instead
+        raise AssertionError(f"no '{name}' line; the line says: {page.locator(note).inner_text()!r}") from error
     return map_src(page, unit)
 
 

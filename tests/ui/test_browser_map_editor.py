@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.ui.browser import SHOTS, TIMEOUT_MS, choose, download, set_number
+from tests.ui.browser import SHOTS, TIMEOUT_MS, choose, download, set_number, wait_map
 
 pytestmark = pytest.mark.browser
 
@@ -69,9 +69,7 @@ def _empty_band(detected: np.ndarray, half: int = 8, length: int = 60) -> tuple[
 def test_paint_a_white_stroke_on_the_canny_map_generate_uses_it_and_reset_restores_it(page, drawing_path):
     page.locator("#unit0-image input[type=file]").set_input_files(drawing_path)
     set_number(page, "unit0-processor-res", 192)  # the map at the photo's own 256x192, as the output below
-    page.wait_for_function("() => document.querySelector('#unit0-preview-note')?.innerText.includes('canny map, 256x192')",
-                           timeout=TIMEOUT_MS)
-    detected = download(page.url, page.locator("#unit0-preview-note a").get_attribute("href")).convert("L")
+    detected = download(page.url, wait_map(page, 0, "canny", "256x192")).convert("L")
     y, x0 = _empty_band(np.asarray(detected))
     box = _wait_drawn(page, "#map-editor")
     scale = min((box["width"] - 60) / 256, (box["height"] - 60) / 192)  # gradio fits the map with 30 px padding

@@ -87,3 +87,22 @@ def test_each_kind_of_map_gets_its_own_palette():
     normal = Image.new("RGB", (40, 10), (128, 128, 255))
     normal.paste((200, 100, 180), (0, 0, 10, 10))
     assert palette("normal", normal).colors == ["#8080ff", "#c864b4"]  # its own colours, most common first
+
+
+def test_the_upload_and_every_map_setting_are_one_listener_the_browser_runs_in_turn(generate_tab):
+    """Two listeners ran at once and the later-starting one won on the server, so a resolution typed during the
+    upload's preview could lose to the upload's map (seen in CI); one always_last listener runs them in turn."""
+    import gradio as gr
+
+    from pipelines.limits import DEFAULT_LIMITS
+    from ui.generate_tab import build_generate_tab
+
+    studio, _ = generate_tab
+    with gr.Blocks() as demo:
+        tab = build_generate_tab(studio, DEFAULT_LIMITS)
+    for unit in tab.units:
+        wanted = {(unit.image._id, "change"), (unit.processor_res._id, "input"), (unit.threshold_a._id, "input"),
+                  (unit.threshold_b._id, "input"), (unit.own_map._id, "input"), (unit.condition._id, "input")}
+        listeners = [fn for fn in demo.fns.values() if wanted & set(fn.targets)]
+        assert len(listeners) == 1 and wanted <= set(listeners[0].targets), [fn.targets for fn in listeners]
+        assert listeners[0].trigger_mode == "always_last"
