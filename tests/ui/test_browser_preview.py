@@ -10,10 +10,11 @@ from gradio_client import handle_file
 from PIL import Image, ImageChops
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from tests.ui.browser import download, map_src, tick, wait_map
+from tests.ui.browser import download, map_src, set_number, tick, wait_map
 
 pytestmark = pytest.mark.browser
 
+RESOLUTION = 1024
 # Each option click, with the map line shown at that moment (what the preview had finished by then).
 MARK_PICKS = """() => {
   if (!window.picks) document.addEventListener('pointerdown', (event) => {
@@ -51,8 +52,10 @@ def _same(a: Image.Image, b: Image.Image) -> bool:
 @pytest.mark.parametrize("pause_s", [0.0, 0.5])
 def test_family_then_variant_quickly_shows_the_variants_map(page, app, client, drawing_path, pause_s):
     page.locator("#unit0-image input[type=file]").set_input_files(drawing_path)
-    # The case that matters: the variant is picked while the family's first variant's map (lineart_realistic, ~2 s on
-    # random weights) is still being made. Measured as that, not as a wall-clock bound on the harness's clicks.
+    # The case that matters: the variant is picked while the family's first variant's map (lineart_realistic, ~8 s at
+    # 1024 on random weights; at 512 a loaded CI machine finished it within the harness's own clicks) is still being
+    # made. Measured as that, not as a wall-clock bound on the harness's clicks.
+    set_number(page, "unit0-processor-res", RESOLUTION)
     for _ in range(3):  # a loaded CI machine sometimes makes the harness itself slower than the hand it plays
         _pick(page, "unit0-family", "Canny")
         wait_map(page, 0)
@@ -67,9 +70,9 @@ def test_family_then_variant_quickly_shows_the_variants_map(page, app, client, d
             break
     assert took and overlapped, f"the variant was never picked while the family's first map was being made: {shown_then}"
 
-    wanted = Image.open(client.predict(handle_file(drawing_path), module="lineart_standard", processor_res=512,
+    wanted = Image.open(client.predict(handle_file(drawing_path), module="lineart_standard", processor_res=RESOLUTION,
                                        api_name="/preprocess")[0])
-    deadline = time.monotonic() + 60  # lineart_realistic's map (random weights) takes ~2 s here; the old bug kept it
+    deadline = time.monotonic() + 60  # lineart_realistic's map (random weights) takes ~8 s here; the old bug kept it
     while not _same(shown := download(app.url, map_src(page, 0)), wanted):
         assert time.monotonic() < deadline, f"the preview still shows another map ({shown.size}) 60 s after the picks"
         page.wait_for_timeout(250)
