@@ -17,7 +17,8 @@ AUTH_ENV = "STUDIO_AUTH"
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Compare Stable Diffusion ControlNet conditions side by side.")
-    parser.add_argument("--model", default=DEFAULT_MODEL, help="hub id, local diffusers folder, single .safetensors file, or 'tiny'")
+    parser.add_argument("--model", default=DEFAULT_MODEL, help="hub id, local diffusers folder, single .safetensors file (SD1.5 or SDXL, read from the model), "
+                        "or a built-in untrained one: 'tiny' (SD1.5) or 'tiny-sdxl'")
     parser.add_argument("--device", default="auto", choices=["auto", "cuda", "mps", "cpu"])
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")
     parser.add_argument("--port", type=int, default=7860)

@@ -5,26 +5,19 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import torch
 
 from hub import HubAccess
+from pipelines.architectures import CONDITIONS, SD15, WrongArchitecture
 from pipelines.loading import ModelLoadError, check_not_pickle, missing_model_message, move, names_a_path
+from pipelines.union_files import file_is_union, is_union, load_union, load_union_file, read_config
 
 log = logging.getLogger(__name__)
 
-CONTROLNET_MODELS: dict[str, str] = {
-    "canny": "lllyasviel/control_v11p_sd15_canny",
-    "lineart": "lllyasviel/control_v11p_sd15_lineart",
-    "lineart_anime": "lllyasviel/control_v11p_sd15s2_lineart_anime",
-    "softedge": "lllyasviel/control_v11p_sd15_softedge",
-    "openpose": "lllyasviel/control_v11p_sd15_openpose",
-    "depth": "lllyasviel/control_v11f1p_sd15_depth",
-    "normal": "lllyasviel/control_v11p_sd15_normalbae",
-}
-CONDITIONS: tuple[str, ...] = tuple(CONTROLNET_MODELS)
+CONTROLNET_MODELS: Mapping[str, str] = SD15.controlnets  # SD1.5's v1.1 ControlNets, the tiny model's too
 
 
 def short_name(model_id: str) -> str:
@@ -33,8 +26,10 @@ def short_name(model_id: str) -> str:
 
 
 def load_controlnet(model_id: str, condition: str, device: torch.device, dtype: torch.dtype, allow_pickle: bool = False,
-                    hub: HubAccess | None = None):
-    """Hub id, diffusers folder or single .safetensors file (config taken from the condition's v1.1 repo)."""
+                    hub: HubAccess | None = None, fits: Callable[[dict], None] | None = None):
+    """Hub id, diffusers folder or single .safetensors file (config taken from the condition's v1.1 repo, or xinsir's
+    for a union file); a union repo or folder gives its ProMax model when it has one. `fits(config)` may refuse the
+    ControlNet on its config, before its weights are read."""
     from diffusers import ControlNetModel
 
     check_not_pickle(model_id, allow_pickle)
@@ -43,22 +38,35 @@ def load_controlnet(model_id: str, condition: str, device: torch.device, dtype: 
         raise ModelLoadError(f"No ControlNet file or folder at {model_id}; check the path.")
     # a folder or hub repo holding only a pickled .bin is refused unless the operator allowed pickle
     hub = hub or HubAccess()
+    fits = fits or (lambda config: None)
     local_only = not path.exists() and hub.local_only()  # a local file or folder never asks the hub
     safe_only = {"use_safetensors": None if allow_pickle else True, "torch_dtype": dtype, "local_files_only": local_only}
     try:
         if path.is_file():
-            config = CONTROLNET_MODELS.get(condition, CONTROLNET_MODELS["canny"])
-            net = ControlNetModel.from_single_file(str(path), config=config, torch_dtype=dtype,
-                                                   local_files_only=hub.local_only())  # the config comes from the hub
-        elif path.is_dir():
-            net = ControlNetModel.from_pretrained(str(path), **safe_only)
-        elif dtype == torch.float16:
-            try:
-                net = ControlNetModel.from_pretrained(model_id, variant="fp16", **safe_only)
-            except (OSError, ValueError):
-                net = ControlNetModel.from_pretrained(model_id, **safe_only)
+            types = file_is_union(path)
+            if types:
+                net = load_union_file(path, types, dtype, hub.local_only(), fits)
+            else:
+                config = CONTROLNET_MODELS.get(condition, CONTROLNET_MODELS["canny"])
+                net = ControlNetModel.from_single_file(str(path), config=config, torch_dtype=dtype,
+                                                       local_files_only=hub.local_only())  # the config comes from the hub
         else:
-            net = ControlNetModel.from_pretrained(model_id, **safe_only)
+            source = str(path) if path.is_dir() else model_id
+            config = read_config(source, local_only)
+            fits(config)
+            if is_union(config):
+                net = load_union(source, dtype, local_only, fits)
+            elif path.is_dir():
+                net = ControlNetModel.from_pretrained(source, **safe_only)
+            elif dtype == torch.float16:
+                try:
+                    net = ControlNetModel.from_pretrained(model_id, variant="fp16", **safe_only)
+                except (OSError, ValueError):
+                    net = ControlNetModel.from_pretrained(model_id, **safe_only)
+            else:
+                net = ControlNetModel.from_pretrained(model_id, **safe_only)
+    except WrongArchitecture as error:
+        raise ModelLoadError(str(error)) from None
     except (OSError, ValueError) as error:
         log.warning("loading ControlNet %s failed: %s", model_id, error)
         if not allow_pickle and "safetensors" in str(error) and not path.exists():
@@ -77,8 +85,10 @@ def load_controlnet(model_id: str, condition: str, device: torch.device, dtype: 
 class ControlNetStore:
     """Keeps the most recently used ControlNets resident so switching condition never reloads from disk."""
 
-    def __init__(self, loader: Callable[[str, str], torch.nn.Module], capacity: int = 7, overrides: dict[str, str] | None = None):
+    def __init__(self, loader: Callable[[str, str], torch.nn.Module], capacity: int = 7, overrides: dict[str, str] | None = None,
+                 defaults: Mapping[str, str] = CONTROLNET_MODELS):
         self._loader = loader
+        self.defaults = defaults  # the base model's architecture's ControlNet per condition
         self._capacity = max(1, capacity)
         self._overrides = dict(overrides or {})
         self._nets: OrderedDict[str, torch.nn.Module] = OrderedDict()
@@ -90,9 +100,9 @@ class ControlNetStore:
             return model
         if condition in self._overrides:
             return self._overrides[condition]
-        if condition not in CONTROLNET_MODELS:
+        if condition not in self.defaults:
             raise ModelLoadError(f"No ControlNet is known for condition {condition!r}; choose one of {', '.join(CONDITIONS)}.")
-        return CONTROLNET_MODELS[condition]
+        return self.defaults[condition]
 
     def get(self, condition: str, model: str | None = None) -> tuple[str, torch.nn.Module]:
         """Return (model id, network), loading it on first use and evicting the least recently used."""
@@ -138,7 +148,7 @@ def controlnet_needs(store: ControlNetStore, tiny: bool, condition: str, model: 
         model_id = store.model_id(condition, model or None)
     except ModelLoadError as error:
         return [("cannot run", str(error))]
-    if model_id in store.resident() or (tiny and model_id == CONTROLNET_MODELS.get(condition)):
+    if model_id in store.resident() or (tiny and model_id == store.defaults.get(condition)):
         return []  # the tiny model brings its own tiny ControlNets
     if Path(model_id).expanduser().exists():
         return []

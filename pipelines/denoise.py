@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import torch
 
 from pipelines.control_maps import soft_injection_scales
+from pipelines.prompts import PromptEmbeds
 
 
 class GenerationError(RuntimeError):
@@ -35,6 +36,7 @@ class PreparedUnit:
     start: float
     end: float
     control_mode: str
+    control_type: int | None = None  # a union ControlNet's task for this unit's condition
 
 
 @dataclass
@@ -51,7 +53,20 @@ def _keep(step: int, total: int, unit: PreparedUnit) -> bool:
     return not (step / total < unit.start or (step + 1) / total > unit.end)
 
 
-def _control_residuals(rows, latent_input, embeds, t, step, total):
+def _call_controlnet(net, latent_input, t, embeds, images, scale, added, control_type):
+    """A single-condition ControlNet gets the map; a union one also its control type, one-hot and as a task index
+    (diffusers' union pipeline's arguments); SDXL ones the pooled text and size ids."""
+    extra = {} if added is None else {"added_cond_kwargs": added}
+    if control_type is None:
+        extra["controlnet_cond"] = images
+    else:
+        one_hot = torch.zeros(len(latent_input), net.config.num_control_type, device=latent_input.device, dtype=embeds.dtype)
+        one_hot[:, control_type] = 1
+        extra.update(controlnet_cond=[images], control_type=one_hot, control_type_idx=[control_type])
+    return net(latent_input, t, encoder_hidden_states=embeds, conditioning_scale=scale, return_dict=False, **extra)
+
+
+def _control_residuals(rows, latent_input, embeds, added, t, step, total):
     """Sum every active unit's residuals into full-batch tensors (uncond half first, then cond half).
 
     Control modes, per unit with weight w and residual r_k (k = 0..N-1, shallow to deep):
@@ -61,7 +76,7 @@ def _control_residuals(rows, latent_input, embeds, t, step, total):
       ControlNet is more important: the same soft scales, but only on the conditional branch; the
                                     unconditional branch gets nothing, so CFG's (cond - uncond)
                                     multiplies the control by cfg_scale.
-    Units sharing one network and mode run as one ControlNet batch.
+    Units sharing one network, mode and union control type run as one ControlNet batch.
     """
     count = len(rows)
     groups: dict[tuple[int, bool], list[tuple[int, PreparedUnit]]] = {}
@@ -69,9 +84,9 @@ def _control_residuals(rows, latent_input, embeds, t, step, total):
         for unit in row.units:
             if _keep(step, total, unit):
                 cond_only = unit.control_mode == "ControlNet is more important"
-                groups.setdefault((id(unit.net), cond_only), []).append((index, unit))
+                groups.setdefault((id(unit.net), cond_only, unit.control_type), []).append((index, unit))
     down, mid = None, None
-    for (_, cond_only), members in groups.items():
+    for (_, cond_only, control_type), members in groups.items():
         net = members[0][1].net
         cond_rows = [count + index for index, _ in members]
         picked = cond_rows if cond_only else [index for index, _ in members] + cond_rows
@@ -84,10 +99,9 @@ def _control_residuals(rows, latent_input, embeds, t, step, total):
         else:
             scale_arg, row_scales = 1.0, torch.tensor(weights, device=latent_input.device)
         index_tensor = torch.tensor(picked, device=latent_input.device)
-        res_down, res_mid = net(
-            latent_input[index_tensor], t, encoder_hidden_states=embeds[index_tensor],
-            controlnet_cond=images, conditioning_scale=scale_arg, return_dict=False,
-        )
+        picked_added = None if added is None else {key: value[index_tensor] for key, value in added.items()}
+        res_down, res_mid = _call_controlnet(net, latent_input[index_tensor], t, embeds[index_tensor], images, scale_arg,
+                                             picked_added, control_type)
         residuals = [*res_down, res_mid]
         if row_scales is not None:
             ladders = soft_injection_scales(len(residuals))
@@ -115,12 +129,21 @@ def _seed_brownian_noise(scheduler, latents: torch.Tensor, seeds: list[int]) -> 
     scheduler.noise_sampler = BrownianTreeNoiseSampler(latents, sigmas[sigmas > 0].min().item(), sigmas.max().item(), seeds)
 
 
+def size_conditions(prompts: PromptEmbeds, count: int, height: int, width: int, device, dtype) -> dict | None:
+    """SDXL's added conditions for `count` rows (uncond half first): the pooled text and the six size/crop numbers
+    (original size = target size, no crop: what diffusers sends by default)."""
+    if prompts.pooled is None:
+        return None
+    time_ids = torch.tensor([[height, width, 0, 0, height, width]], dtype=dtype, device=device).repeat(2 * count, 1)
+    pooled = torch.cat([prompts.uncond_pooled.expand(count, -1), prompts.pooled.expand(count, -1)]).to(device, dtype)
+    return {"text_embeds": pooled, "time_ids": time_ids}
+
+
 def denoise(
     unet: torch.nn.Module,
     scheduler,
     rows: list[Row],
-    cond_embeds: torch.Tensor,
-    uncond_embeds: torch.Tensor,
+    prompts: PromptEmbeds,
     cfg_scale: float,
     latent_shape: tuple[int, int, int],
     device: torch.device,
@@ -135,7 +158,8 @@ def denoise(
     generators = [row.generator for row in rows]
     latents = randn_tensor((count, *latent_shape), generator=generators, device=device, dtype=dtype)
     latents = latents * scheduler.init_noise_sigma
-    embeds = torch.cat([uncond_embeds.expand(count, -1, -1), cond_embeds.expand(count, -1, -1)]).to(dtype)
+    embeds = torch.cat([prompts.uncond.expand(count, -1, -1), prompts.cond.expand(count, -1, -1)]).to(dtype)
+    added = size_conditions(prompts, count, latent_shape[1] * 8, latent_shape[2] * 8, device, dtype)
     step_kwargs = {}
     step_params = set(inspect.signature(scheduler.step).parameters)
     if "generator" in step_params:
@@ -150,9 +174,9 @@ def denoise(
         if cancelled is not None and cancelled():
             raise JobCancelled()
         latent_input = scheduler.scale_model_input(torch.cat([latents] * 2), t)
-        down, mid = _control_residuals(rows, latent_input, embeds, t, step, total)
+        down, mid = _control_residuals(rows, latent_input, embeds, added, t, step, total)
         noise = unet(
-            latent_input, t, encoder_hidden_states=embeds,
+            latent_input, t, encoder_hidden_states=embeds, added_cond_kwargs=added,
             down_block_additional_residuals=down, mid_block_additional_residual=mid, return_dict=False,
         )[0]
         noise_uncond, noise_cond = noise.chunk(2)

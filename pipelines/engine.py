@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import random
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -12,21 +11,24 @@ import torch
 from PIL import Image
 
 from hub import HubAccess
+from pipelines.architectures import WrongArchitecture, check_fits, union_type
 from pipelines.cancel import CancelToken, JobTimedOut
 from pipelines.control_maps import fit_map
-from pipelines.controlnets import CONTROLNET_MODELS, ControlNetStore, load_controlnet
+from pipelines.controlnets import ControlNetStore, load_controlnet
 from pipelines.decode import decode_latents
 from pipelines.denoise import GenerationError, JobCancelled, PreparedUnit, Row, denoise
 from pipelines.infotext import build_infotext
 from pipelines.limits import DEFAULT_LIMITS, Limits
-from pipelines.loading import BaseModel, load_base, move, resolve_device
+from pipelines.loading import BaseModel, ModelLoadError, load_base, move, resolve_device
 from pipelines.memory import free_memory, return_heap
 from pipelines.offload import ModelOffload
 from pipelines.outputs import OutputWriter, with_parameters
-from pipelines.prompts import encode_prompt_pair
-from pipelines.requests import MAX_SEED, ControlUnit, GenerationRequest, GenerationResult, check_matrix_budget, validate_request
+from pipelines.prompts import encode_prompts
+from pipelines.requests import ControlUnit, GenerationRequest, GenerationResult, check_matrix_budget, validate_request
 from pipelines.samplers import build_scheduler
+from pipelines.seeds import batch_key, batch_seeds, concrete_seed, share_random_seed
 from pipelines.speed import DraftMode, PreviewDecoder, optimize_for_cuda, warm_up
+from pipelines.tiny_sdxl import built_in_controlnet
 
 log = logging.getLogger(__name__)
 __all__ = ["Engine", "GenerationError", "JobCancelled", "JobTimedOut", "CancelToken", "StepUpdate"]
@@ -58,8 +60,8 @@ class Engine:
         self.limits = limits
         self.matrix_batch = max(1, matrix_batch)
         self.preview_every = preview_every
-        self.previews = previews or PreviewDecoder(base.device, base.dtype, hub=self.hub)
-        self.draft = DraftMode(base, offload=offload, hub=self.hub)
+        self.previews = previews or PreviewDecoder(base.device, base.dtype, repo=base.architecture.taesd, hub=self.hub)
+        self.draft = DraftMode(base, repo=base.architecture.lcm_lora, offload=offload, hub=self.hub)
         self._lock = threading.Lock()
         self._map_processor = None
 
@@ -85,18 +87,24 @@ class Engine:
         if vae_tiling:
             base.vae.enable_tiling()  # decode large images in tiles on small GPUs
 
-        def loader(model_id: str, condition: str) -> torch.nn.Module:
-            if base.is_tiny and model_id == CONTROLNET_MODELS.get(condition):
-                from pipelines.tiny import build_controlnet
+        architecture = base.architecture
 
-                net = move(build_controlnet(condition), weights_device, dtype)
+        def loader(model_id: str, condition: str) -> torch.nn.Module:
+            if base.is_tiny and model_id == architecture.controlnets.get(condition):
+                net = move(built_in_controlnet(base.name, condition), weights_device, dtype)
             else:
-                net = load_controlnet(model_id, condition, weights_device, dtype, allow_pickle=allow_pickle, hub=hub)
+                net = load_controlnet(model_id, condition, weights_device, dtype, allow_pickle=allow_pickle, hub=hub,
+                                      fits=lambda config: check_fits(config, model_id, architecture, base.name))
+            try:  # a single file's config came from the condition's default repo: its own tensors may say otherwise
+                check_fits(net.config, model_id, architecture, base.name)
+            except WrongArchitecture as error:
+                raise ModelLoadError(str(error)) from None
             net = optimize_for_cuda(net, torch_device, compile_models)
             return offload.attach(net) if offload else net
 
-        store = ControlNetStore(loader, capacity=controlnet_cache, overrides=controlnet_overrides)
-        previews = PreviewDecoder(torch_device, dtype, use_taesd=taesd, hub=hub)
+        store = ControlNetStore(loader, capacity=controlnet_cache, overrides=controlnet_overrides,
+                                defaults=architecture.controlnets)
+        previews = PreviewDecoder(torch_device, dtype, use_taesd=taesd, repo=architecture.taesd, hub=hub)
         engine = cls(base, store, OutputWriter(outputs), limits, preview_every=preview_every, previews=previews, offload=offload,
                      hub=hub)
         if compile_models and torch_device.type == "cuda":
@@ -109,8 +117,8 @@ class Engine:
         """One request: `batch_size` images with seeds seed, seed+1, ... (A1111's convention); save=False keeps it off disk."""
         request = validate_request(request, self.limits)
         check_matrix_budget([request], self.limits)
-        request = self._concrete_seed(request)
-        cells = [(request, request.units, _batch_seeds(request))]
+        request = concrete_seed(request)
+        cells = [(request, request.units, batch_seeds(request))]
         return self._run(request, cells, on_step, cancel, save)[0]
 
     def compare(self, request: GenerationRequest, units: list[ControlUnit], on_step: StepCallback | None = None,
@@ -132,14 +140,14 @@ class Engine:
         cells = share_random_seed(cells)
         groups: dict[tuple, list[int]] = {}
         for index, cell in enumerate(cells):
-            groups.setdefault(_batch_key(cell), []).append(index)
+            groups.setdefault(batch_key(cell), []).append(index)
         results: list[GenerationResult | None] = [None] * len(cells)
         prompts: dict[tuple[str, str], tuple] = {}  # each distinct prompt is encoded once for the whole matrix
         per_batch = max(1, self.matrix_batch // cells[0].batch_size)  # cells whose rows fill one UNet batch
         for group in groups.values():
             for start in range(0, len(group), per_batch):  # decoded batch by batch, so finished cells can be shown
                 indexes = group[start:start + per_batch]
-                batch = [(cells[i], cells[i].units, _batch_seeds(cells[i])) for i in indexes]
+                batch = [(cells[i], cells[i].units, batch_seeds(cells[i])) for i in indexes]
                 for index, result in zip(indexes, self._run(replace(cells[indexes[0]], units=()), batch, on_step, cancel, save,
                                                                   prompts)):
                     results[index] = result
@@ -152,7 +160,8 @@ class Engine:
         import psutil
 
         info: dict[str, object] = {
-            "model": self.base.name, "tiny": self.base.is_tiny, "device": str(self.base.device),
+            "model": self.base.name, "tiny": self.base.is_tiny, "architecture": self.base.architecture.name,
+            "device": str(self.base.device),
             "dtype": str(self.base.dtype).replace("torch.", ""), "controlnets": self.controlnets.resident(),
             "rss_mb": round(psutil.Process().memory_info().rss / 2**20), "cpu_offload": self.offload is not None,
         }
@@ -168,11 +177,6 @@ class Engine:
         log.info("unloaded every ControlNet")
 
     # -- internals --------------------------------------------------------------------------------------
-    @staticmethod
-    def _concrete_seed(request: GenerationRequest) -> GenerationRequest:
-        """-1 means random, but the seed actually used is recorded so the image can be reproduced."""
-        return request if request.seed >= 0 else replace(request, seed=random.randrange(MAX_SEED + 1))
-
     def _prepare_unit(self, unit: ControlUnit, width: int, height: int) -> tuple[PreparedUnit, Image.Image, str]:
         from diffusers.image_processor import VaeImageProcessor
 
@@ -181,7 +185,8 @@ class Engine:
         model_id, net = self.controlnets.get(unit.condition, unit.model)
         fitted = fit_map(unit.image, width, height, unit.resize_mode)
         tensor = self._map_processor.preprocess(fitted, height=height, width=width).to(self.base.device, torch.float32)
-        prepared = PreparedUnit(net, tensor, float(unit.weight), float(unit.guidance_start), float(unit.guidance_end), unit.control_mode)
+        prepared = PreparedUnit(net, tensor, float(unit.weight), float(unit.guidance_start), float(unit.guidance_end),
+                                unit.control_mode, union_type(net.config, unit.condition))
         return prepared, fitted, model_id
 
     def _run(self, request: GenerationRequest, cells, on_step, cancel, save: bool = True,
@@ -221,8 +226,8 @@ class Engine:
         prompts = {} if prompts is None else prompts
         key = (request.prompt, request.negative_prompt)
         if key not in prompts:
-            prompts[key] = encode_prompt_pair(base.text_encoder, base.tokenizer, request.prompt, request.negative_prompt, base.device)
-        cond, uncond = prompts[key]
+            prompts[key] = encode_prompts(base, request.prompt, request.negative_prompt)
+        embeds = prompts[key]
         rows, bookkeeping = [], []
         for cell_request, units, seeds in cells:
             prepared = [self._prepare_unit(unit, request.width, request.height) for unit in units]
@@ -231,7 +236,7 @@ class Engine:
                 rows.append(Row(generator, [p[0] for p in prepared], seed))
             bookkeeping.append((cell_request, prepared, seeds))
         with self.draft.active(request.draft):
-            latents = self._denoise_in_batches(request, rows, cond, uncond, on_step, cancel)
+            latents = self._denoise_in_batches(request, rows, embeds, on_step, cancel)
         return bookkeeping, decode_latents(self.base.vae, latents, cancel)
 
     def _evict_idle_controlnets(self, cells) -> bool:
@@ -239,7 +244,7 @@ class Engine:
         needed = {self.controlnets.model_id(unit.condition, unit.model) for _, units, _ in cells for unit in units}
         return self.controlnets.keep_only(needed) > 0
 
-    def _denoise_in_batches(self, request, rows, cond, uncond, on_step, cancel) -> torch.Tensor:
+    def _denoise_in_batches(self, request, rows, embeds, on_step, cancel) -> torch.Tensor:
         base = self.base
         shape = (base.unet.config.in_channels, request.height // 8, request.width // 8)
         batch = max(self.matrix_batch, request.batch_size)
@@ -259,7 +264,7 @@ class Engine:
 
             with torch.inference_mode():
                 outputs.append(denoise(
-                    base.unet, scheduler, chunk, cond, uncond, float(request.cfg_scale), shape, base.device, base.dtype,
+                    base.unet, scheduler, chunk, embeds, float(request.cfg_scale), shape, base.device, base.dtype,
                     on_step=report, cancelled=(lambda: cancel.cancelled) if cancel else None,
                 ))
         latents = torch.cat(outputs)
@@ -275,7 +280,8 @@ class Engine:
             cell_request = replace(cell_request, units=used)
             cell_images, infotexts, notes = [], [], []
             for seed in seeds:
-                text = build_infotext(replace(cell_request, seed=seed), self.base.name)
+                text = build_infotext(replace(cell_request, seed=seed), self.base.name, self.base.architecture,
+                                      tuple(p[0].control_type for p in prepared))
                 image = with_parameters(images[cursor], text)
                 cursor += 1
                 _, problem = self.writer.save(image, seed) if save else (None, None)
@@ -286,23 +292,3 @@ class Engine:
             results.append(GenerationResult(images=cell_images, seeds=list(seeds), maps=[p[1] for p in prepared],
                                             infotexts=infotexts, request=cell_request, notes=notes))
         return results
-
-
-def share_random_seed(cells: list[GenerationRequest]) -> list[GenerationRequest]:
-    """Cells that ask for a random seed share one (the first cell's, once concrete), so a matrix compares settings,
-    not luck; wherever the cells then run (one engine, or split over replicas)."""
-    if all(cell.seed >= 0 for cell in cells):
-        return cells
-    shared = Engine._concrete_seed(cells[0]).seed
-    return [cell if cell.seed >= 0 else replace(cell, seed=shared) for cell in cells]
-
-
-def _batch_key(request: GenerationRequest) -> tuple:
-    """What rows of one UNet batch must share: one prompt encoding, one scheduler, one latent size, one CFG scale."""
-    return (request.prompt, request.negative_prompt, request.steps, request.sampler, request.cfg_scale, request.width,
-            request.height, request.draft, request.batch_size)
-
-
-def _batch_seeds(request: GenerationRequest) -> list[int]:
-    """A1111's convention: image i of a batch uses seed + i (wrapping at 2**32)."""
-    return [(request.seed + i) % (MAX_SEED + 1) for i in range(request.batch_size)]

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from PIL import Image
 
+from pipelines.architectures import SD15, UNION_TYPE_NAMES, Architecture, default_controlnets
 from pipelines.controlnets import CONTROLNET_MODELS, short_name
 from pipelines.param_line import param_pairs
 from pipelines.requests import ControlUnit, GenerationRequest, RequestError
@@ -102,25 +103,26 @@ def _read(params: dict[str, str], cls: type) -> dict[str, object]:
     return values
 
 
-def unit_text(unit: ControlUnit) -> str:
-    """The quoted `ControlNet N` value: the unit's settings as A1111's extension writes them."""
+def unit_text(unit: ControlUnit, union_type: int | None = None) -> str:
+    """The quoted `ControlNet N` value: the unit's settings as A1111's extension writes them, and for a union model
+    the control type it was told (derived from the condition, so only written, never read back)."""
     pairs = [(key, _model_label(unit.condition, value) if key == "Model" else value) for key, value in _written(unit, ControlUnit)]
+    if union_type is not None:
+        pairs.append(("Union Control Type", UNION_TYPE_NAMES[union_type]))
     return ", ".join(f"{key}: {_quote(value)}" for key, value in pairs)
 
 
 def _model_label(condition: str, model_id: str) -> str:
-    """The v1.1 default is written by its short name, as A1111 does; any other model by its full id."""
-    default = CONTROLNET_MODELS.get(condition)
-    return short_name(model_id) if model_id == default else model_id
+    """A default (SD1.5's v1.1, SDXL's union) is written by its short name, as A1111 does; any other by its full id."""
+    return short_name(model_id) if model_id in default_controlnets(condition) else model_id
 
 
 def _model_from_label(condition: str, label: str) -> str | None:
-    """The full id back from a label: the v1.1 default's short name (with or without A1111's hash) is that repo."""
+    """The full id back from a label: a default's short name (with or without A1111's hash) is that repo."""
     label = _HASH_SUFFIX.sub("", label)  # A1111 writes `control_v11p_sd15_canny [d14c016b]`
-    default = CONTROLNET_MODELS.get(condition)
     if label in ("", "None"):
         return None
-    return default if default and label == short_name(default) else label
+    return next((model for model in default_controlnets(condition) if label == short_name(model)), label)
 
 
 def _condition_for(unit: dict[str, str]) -> str:
@@ -145,14 +147,19 @@ def _sampler(params: dict[str, str]) -> str:
     return combined if combined in SAMPLER_NAMES else name
 
 
-def build_infotext(request: GenerationRequest, model_name: str) -> str:
+def build_infotext(request: GenerationRequest, model_name: str, architecture: Architecture = SD15,
+                   union_types: tuple[int | None, ...] = ()) -> str:
     """Prompt line, Negative prompt line, then the parameter line, exactly in A1111's shape; every value is the one
-    used (the caller passes the image's own seed and each unit's loaded model)."""
+    used (the caller passes the image's own seed, each unit's loaded model and a union model's control types). SDXL
+    images also say `Architecture: SDXL` (A1111 has no such key; SD1.5 infotexts stay exactly as A1111's)."""
     params = _written(request, GenerationRequest)
     size = next(index for index, (key, _) in enumerate(params) if key == "Size")
     params.insert(size + 1, ("Model", model_name))  # where A1111 writes it
-    for index, unit in enumerate(request.units):
-        params.append((f"ControlNet {index}", json.dumps(unit_text(unit), ensure_ascii=False)))
+    if architecture is not SD15:
+        params.insert(size + 2, ("Architecture", architecture.label))
+    types = (*union_types, *[None] * (len(request.units) - len(union_types)))
+    for index, (unit, union_type) in enumerate(zip(request.units, types)):
+        params.append((f"ControlNet {index}", json.dumps(unit_text(unit, union_type), ensure_ascii=False)))
     params.append(("Version", VERSION))
     lines = [request.prompt]
     if request.negative_prompt:

@@ -26,8 +26,13 @@ DRAFT_ADAPTER = "lcm_draft"
 
 def _pipeline_view(base: BaseModel):
     """A diffusers pipeline object over the shared parts (no copy), only to reuse its LoRA loader."""
-    from diffusers import PNDMScheduler, StableDiffusionPipeline
+    from diffusers import EulerDiscreteScheduler, PNDMScheduler, StableDiffusionPipeline, StableDiffusionXLPipeline
 
+    if base.text_encoder_2 is not None:
+        return StableDiffusionXLPipeline(
+            vae=base.vae, text_encoder=base.text_encoder, text_encoder_2=base.text_encoder_2, tokenizer=base.tokenizer,
+            tokenizer_2=base.tokenizer_2, unet=base.unet, scheduler=EulerDiscreteScheduler.from_config(base.scheduler_config),
+        )
     return StableDiffusionPipeline(
         vae=base.vae, text_encoder=base.text_encoder, tokenizer=base.tokenizer, unet=base.unet,
         scheduler=PNDMScheduler.from_config(base.scheduler_config), safety_checker=None,

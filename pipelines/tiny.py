@@ -16,6 +16,7 @@ UNTRAINED_NOTICE = (
     "You are using the built-in tiny model: its weights are random, so images are noise-like patterns. "
     "Start the app with --model stable-diffusion-v1-5/stable-diffusion-v1-5 (or a local checkpoint) for real pictures."
 )
+BUILT_IN_MODELS = ("tiny", "tiny-sdxl")  # the untrained ones: every place that shows the model says so
 TINY_CONDITIONS = ("canny", "lineart", "lineart_anime", "softedge", "openpose", "depth", "normal")
 SD15_SCHEDULER_CONFIG = {
     "_class_name": "PNDMScheduler",

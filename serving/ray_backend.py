@@ -21,9 +21,10 @@ from ray.serve.exceptions import BackPressureError
 
 from pipelines.cancel import CancelToken
 from pipelines.denoise import GenerationError
-from pipelines.engine import StepUpdate, share_random_seed
+from pipelines.engine import StepUpdate
 from pipelines.lazy import EngineState
 from pipelines.requests import GenerationRequest, GenerationResult
+from pipelines.seeds import share_random_seed
 from pipelines.streaming import CellDone, Done
 from serving.backend import CellCallback, Need, ServerBusy, StepCallback
 from serving.ray_options import RayOptions

@@ -7,10 +7,11 @@ from dataclasses import dataclass, replace
 
 from pipelines.cancel import CancelToken, JobTimedOut
 from pipelines.denoise import JobCancelled
-from pipelines.engine import StepUpdate, share_random_seed
+from pipelines.engine import StepUpdate
 from pipelines.limits import Limits
 from pipelines.requests import GenerationRequest, GenerationResult, check_budget
 from pipelines.schema import number
+from pipelines.seeds import share_random_seed
 
 
 @dataclass(frozen=True)

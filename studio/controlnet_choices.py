@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipelines.controlnets import CONTROLNET_MODELS
+from pipelines.architectures import KNOWN_CONTROLNETS
 
 MAX_LISTED_FILES = 200  # a models folder with thousands of files must not make a dropdown that long
 
 
 def controlnet_choices(model_roots: list[Path], overrides: dict[str, str]) -> list[str]:
-    """"" first (the condition's default), then the v1.1 and operator models, then each .safetensors file or diffusers
+    """"" first (the condition's default), then the known ones (SD1.5's v1.1, SDXL's union and single-condition
+    ones), the operator's, then each .safetensors file or diffusers
     folder in the allowed model folders: the value shown is the value used, as Send to Generate writes it back."""
     choices = [""]
-    for model in [*CONTROLNET_MODELS.values(), *overrides.values(), *map(str, _model_files(model_roots))]:
+    for model in [*KNOWN_CONTROLNETS, *overrides.values(), *map(str, _model_files(model_roots))]:
         if model not in choices:
             choices.append(model)
     return choices

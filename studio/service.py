@@ -12,8 +12,9 @@ from pathlib import Path
 
 from PIL import Image
 
+from pipelines.architectures import KNOWN_CONTROLNETS
 from pipelines.axes import Axis
-from pipelines.controlnets import CONDITIONS, CONTROLNET_MODELS
+from pipelines.controlnets import CONDITIONS
 from pipelines.engine import CancelToken, StepUpdate
 from pipelines.limits import Limits
 from pipelines.loading import PICKLE_SUFFIXES
@@ -92,7 +93,7 @@ class Studio:
         if model in self.controlnet_overrides.values():  # the operator's own choice, as a PNG made here records it
             return model
         if _HUB_ID.match(model) and ".." not in model and not Path(model).exists():
-            known = {*CONTROLNET_MODELS.values(), *self.controlnet_overrides.values()}
+            known = {*KNOWN_CONTROLNETS, *self.controlnet_overrides.values()}
             if model not in known and not self.any_hub_model:
                 raise RequestError(f"{model} is not one of this server's ControlNets; use a v1.1 default, a file in an allowed "
                                    "model folder, or ask the operator to start the app with --allow-hub-models.")

@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 import gradio as gr
 
-from pipelines.controlnets import CONTROLNET_MODELS
-from pipelines.tiny import UNTRAINED_NOTICE
+from pipelines.architectures import ARCHITECTURES
+from pipelines.tiny import BUILT_IN_MODELS, UNTRAINED_NOTICE
 from serving import Backend
 from ui.access import Access
 from ui.concurrency import GPU
@@ -21,10 +21,10 @@ def banner_text(backend: Backend) -> str:
         return f"**Loading.** {state.message} The page works meanwhile; jobs start when the model is ready."
     if state.phase == "failed":
         return f"**Model not loaded.** {state.message} The server's operator can press *Use the built-in tiny model* on the **Models** tab to try the app now."
-    if state.model == "tiny" and state.message:
+    if state.model in BUILT_IN_MODELS and state.message:
         return f"**Running the built-in untrained tiny model instead.** {state.message}"
-    if state.model == "tiny":
-        return f"**Untrained demo model.** {UNTRAINED_NOTICE}"
+    if state.model in BUILT_IN_MODELS:
+        return f"**Untrained demo model ({state.model}).** {UNTRAINED_NOTICE}"
     return ""
 
 
@@ -36,12 +36,13 @@ def controlnet_rows(status: dict, overrides: dict[str, str] | None = None,
     """The ControlNet each condition really uses (an operator's --controlnet override wins) and its state: in memory,
     built in (the tiny model's random ones), on disk, a download, or why it cannot run and how to fix that."""
     resident = set(status.get("controlnets", ()))
+    defaults = ARCHITECTURES[status.get("architecture", "sd15")].controlnets  # the loaded model's (SD1.5 until loaded)
     rows = []
-    for condition, repo in {**CONTROLNET_MODELS, **(overrides or {})}.items():
+    for condition, repo in {**defaults, **(overrides or {})}.items():
         fix = ""
         if repo in resident:
             state = "in memory"
-        elif status.get("tiny") and repo == CONTROLNET_MODELS.get(condition):
+        elif status.get("tiny") and repo == defaults.get(condition):
             state = "built in (tiny model, random weights)"
         else:
             wanted = needs(condition)  # with --ray a round trip to a replica: asked once
@@ -106,7 +107,7 @@ def build_models_tab(backend: Backend, banner: gr.Markdown, access: Access,
         needs = (lambda condition: backend.controlnet_needs(condition, None)) if state.phase == "ready" else (lambda c: [])
         return (summary_text(state, status), gr.Dataframe(rows, visible=bool(rows)),
                 controlnet_rows(status, overrides, needs), annotator_rows(backend),
-                gr.update(visible=state.model != "tiny"))
+                gr.update(visible=state.model not in BUILT_IN_MODELS))
 
     def unload_all(request: gr.Request):
         access.require_operator(request)  # hidden buttons can still be called by their event id

@@ -56,8 +56,8 @@ def test_a_matrix_encodes_each_distinct_prompt_once_across_its_batches(engine, c
     import pipelines.engine as engine_module
 
     calls = []
-    real = engine_module.encode_prompt_pair
-    monkeypatch.setattr(engine_module, "encode_prompt_pair", lambda *args: calls.append(args[2]) or real(*args))
+    real = engine_module.encode_prompts
+    monkeypatch.setattr(engine_module, "encode_prompts", lambda *args: calls.append(args[1]) or real(*args))
     base = make_request(control_image, units=(), seed=5, steps=1)
     unit = _units(control_image)[0]
     cells = [replace(base, prompt=prompt, units=(replace(unit, weight=weight),))

@@ -54,10 +54,12 @@ def test_base_model_and_controlnet_load_by_hub_id_from_the_cache(fake_models, co
 
 def test_fp16_variant_files_are_what_cuda_loads(fake_models):
     """In fp16 (CUDA, or CPU-resident weights offloaded to CUDA) the loader asks for variant="fp16", as the real repo has."""
+    from diffusers import StableDiffusionPipeline
+
     from pipelines.loading import _from_hub
 
     common = dict(torch_dtype=torch.float16, safety_checker=None, requires_safety_checker=False)
-    pipe = _from_hub(DEFAULT_MODEL, common)
+    pipe = _from_hub(DEFAULT_MODEL, StableDiffusionPipeline, common)
     half = load_file(str(fake_models.base_snapshot / "unet" / "diffusion_pytorch_model.fp16.safetensors"))
     assert half["conv_in.weight"].dtype == torch.float16
     assert pipe.unet.dtype == torch.float16 and torch.equal(pipe.unet.conv_in.weight, half["conv_in.weight"])

@@ -7,6 +7,7 @@ import logging
 
 import pytest
 
+from pipelines.architectures import KNOWN_CONTROLNETS, SDXL_UNION
 from pipelines.controlnets import CONTROLNET_MODELS
 from pipelines.lazy import EngineUnavailable
 from pipelines.requests import RequestError
@@ -39,8 +40,10 @@ def test_controlnet_choices_are_blank_the_defaults_the_operators_and_the_folders
     (tmp_path / "folder-net" / "diffusion_pytorch_model.safetensors").write_bytes(b"")  # part of the folder, not listed
     (tmp_path / "notes.txt").write_text("")
     choices = controlnet_choices([tmp_path], {"canny": "someone/better-canny"})
-    assert choices[0] == "" and choices[1:8] == list(CONTROLNET_MODELS.values())
-    assert choices[8:] == ["someone/better-canny", str(tmp_path / "folder-net"), str(tmp_path / "mine.safetensors")]
+    known = len(KNOWN_CONTROLNETS)
+    assert choices[0] == "" and choices[1:known + 1] == list(KNOWN_CONTROLNETS)
+    assert set(CONTROLNET_MODELS.values()) | {SDXL_UNION, "TheMistoAI/MistoLine"} <= set(KNOWN_CONTROLNETS)
+    assert choices[known + 1:] == ["someone/better-canny", str(tmp_path / "folder-net"), str(tmp_path / "mine.safetensors")]
 
 
 def test_selection_shows_that_images_infotext():

@@ -1,0 +1,33 @@
+"""Seeds and batching keys: A1111's seed conventions, and what rows must share to run as one UNet batch."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import replace
+
+from pipelines.requests import MAX_SEED, GenerationRequest
+
+
+def concrete_seed(request: GenerationRequest) -> GenerationRequest:
+    """-1 means random, but the seed actually used is recorded so the image can be reproduced."""
+    return request if request.seed >= 0 else replace(request, seed=random.randrange(MAX_SEED + 1))
+
+
+def share_random_seed(cells: list[GenerationRequest]) -> list[GenerationRequest]:
+    """Cells that ask for a random seed share one (the first cell's, once concrete), so a matrix compares settings,
+    not luck; wherever the cells then run (one engine, or split over replicas)."""
+    if all(cell.seed >= 0 for cell in cells):
+        return cells
+    shared = concrete_seed(cells[0]).seed
+    return [cell if cell.seed >= 0 else replace(cell, seed=shared) for cell in cells]
+
+
+def batch_key(request: GenerationRequest) -> tuple:
+    """What rows of one UNet batch must share: one prompt encoding, one scheduler, one latent size, one CFG scale."""
+    return (request.prompt, request.negative_prompt, request.steps, request.sampler, request.cfg_scale, request.width,
+            request.height, request.draft, request.batch_size)
+
+
+def batch_seeds(request: GenerationRequest) -> list[int]:
+    """A1111's convention: image i of a batch uses seed + i (wrapping at 2**32)."""
+    return [(request.seed + i) % (MAX_SEED + 1) for i in range(request.batch_size)]
