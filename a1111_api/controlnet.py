@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from a1111_api.errors import refuse
 from a1111_api.payload import check_unused, decode_image, encode_png
-from pipelines.controlnets import CONTROLNET_MODELS, short_name
-from pipelines.requests import ControlUnit
+from pipelines.architectures import SD15, Architecture
+from pipelines.controlnets import short_name
+from pipelines.requests import AUTO, ControlUnit
 from preprocessors.registry import SPECS, get_spec
 from studio import Studio
 
@@ -17,10 +18,17 @@ DETECT_NO_OPS = {"controlnet_masks": (None, []), "low_vram": None}
 MAX_DETECT_IMAGES = 8
 
 
-def controlnet_models(overrides: dict[str, str]) -> dict[str, tuple[str, str]]:
-    """Each ControlNet this server lists, by the name A1111 shows (the file or repo name) -> (id, condition)."""
-    used = {**CONTROLNET_MODELS, **overrides}  # an operator's --controlnet replaces that condition's default
-    return {short_name(model): (model, condition) for condition, model in used.items()}
+def controlnet_models(overrides: dict[str, str], architecture: Architecture = SD15) -> dict[str, tuple[str, str]]:
+    """Each ControlNet this server lists for its model's architecture, by the name A1111 shows (the file or repo
+    name) -> (id, condition). A model serving several conditions (SDXL's union) takes the unit's module's ("auto")."""
+    used = {**architecture.controlnets, **overrides}  # an operator's --controlnet replaces that condition's default
+    serves: dict[str, set[str]] = {}
+    for condition, model in used.items():
+        serves.setdefault(model, set()).add(condition)
+    for model, condition in architecture.alternatives.items():
+        serves.setdefault(model, {condition})
+    return {short_name(model): (model, conditions.pop() if len(conditions) == 1 else AUTO)
+            for model, conditions in serves.items()}
 
 
 def module_detail() -> dict[str, dict]:

@@ -129,7 +129,7 @@ def _router(studio: Studio, settings: ApiSettings, jobs: ApiJobs) -> APIRouter:
     async def txt2img(request: Request):
         who = caller(request)
         payload = await read_json(request.stream())
-        models = controlnet_models(studio.controlnet_overrides)
+        models = controlnet_models(studio.controlnet_overrides, studio.architecture())
         with api_errors():
             parsed = await run_in_threadpool(parse_txt2img, payload, models, studio.limits, check_settings)
         job = ApiJob(batches=parsed.n_iter)
@@ -256,7 +256,7 @@ def _router(studio: Studio, settings: ApiSettings, jobs: ApiJobs) -> APIRouter:
     @_answers
     async def model_list(request: Request):
         caller(request)
-        return {"model_list": list(controlnet_models(studio.controlnet_overrides))}
+        return {"model_list": list(controlnet_models(studio.controlnet_overrides, studio.architecture()))}
 
     @router.get("/controlnet/module_list")
     @_answers

@@ -4,7 +4,7 @@
 batched vs sequential, each speed option on and off (plain attention, SDPA, channels_last, torch.compile of the
 UNet and ControlNets), VRAM with 1 and 6 ControlNets resident, and peak VRAM with --cpu-offload.
 Random weights cost the same FLOPs as trained ones.
-Run on a CUDA machine: python -m bench.gpu [--steps 20 --rounds 5 --compile]
+Run on a CUDA machine: python -m bench.gpu [--steps 20 --rounds 5 --compile]; add --sdxl for SDXL + union ProMax.
 `--smoke` runs the same script on the CPU with the tiny model (proves it runs; its numbers mean nothing).
 """
 
@@ -159,9 +159,14 @@ def main() -> dict:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--compile", action="store_true")
     parser.add_argument("--smoke", action="store_true", help="run on the CPU with the tiny model (numbers mean nothing)")
+    parser.add_argument("--sdxl", action="store_true", help="SDXL + ControlNet Union ProMax at 1024² (bench/gpu_sdxl.py)")
     args = parser.parse_args()
     if not args.smoke and not torch.cuda.is_available():
         raise SystemExit("bench.gpu needs a CUDA GPU; on CPU run python -m bench.all (or bench.gpu --smoke to check the script)")
+    if args.sdxl:
+        from bench.gpu_sdxl import report
+
+        return report(args.steps, args.rounds, args.smoke)
     size = 64 if args.smoke else 512
     result = run(args.steps, args.rounds, args.compile, size=size, smoke=args.smoke)
     rows = [["engine (SDPA)", result["sdpa"]["engine_s"]["median"]], ["bare diffusers (SDPA)", result["sdpa"]["bare_s"]["median"]],

@@ -24,6 +24,7 @@ class EngineState:
     model: str
     phase: str  # "loading" | "ready" | "failed"
     message: str = ""
+    architecture: str = "sd15"  # the loaded model's (pipelines.architectures), SD1.5's until one is loaded
 
 
 class LazyEngine:
@@ -57,7 +58,7 @@ class LazyEngine:
                 self._load(fallback)
                 with self._lock:
                     if self._state.phase == "ready":  # say why we are not on the model that was asked for
-                        self._state = EngineState(fallback, "ready", message)
+                        self._state = EngineState(fallback, "ready", message, self._state.architecture)
                 return
             with self._lock:
                 self._state = EngineState(model, "failed", message)
@@ -66,7 +67,7 @@ class LazyEngine:
             return
         with self._lock:
             self._engine = engine
-            self._state = EngineState(model, "ready", "")
+            self._state = EngineState(model, "ready", "", engine.base.architecture.name)
         self._ready.set()
         log.info("engine settled: %s ready", model)
 

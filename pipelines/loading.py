@@ -170,7 +170,8 @@ def load_base(spec: str, device: torch.device, dtype: torch.dtype, allow_pickle:
     try:
         if path.is_file():
             xl = _file_is_xl(path)
-            pipe = _pipeline(xl).from_single_file(str(path), **_options(xl, dtype))
+            configs = {"config": SDXL.default_model} if xl else {}  # SDXL's layout, whatever its text encoder's depth
+            pipe = _pipeline(xl).from_single_file(str(path), **_options(xl, dtype), **configs)
         elif path.is_dir():
             xl = _index_is_xl(str(path), True)
             pipe = _pipeline(xl).from_pretrained(str(path), **_options(xl, dtype))

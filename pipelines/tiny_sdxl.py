@@ -27,7 +27,9 @@ SDXL_SCHEDULER_CONFIG = {  # stabilityai/stable-diffusion-xl-base-1.0's schedule
     "trained_betas": None,
     "use_karras_sigmas": False,
 }
-_HIDDEN = 32  # each text encoder's width; the UNet cross-attends to both, concatenated
+# The text encoders' widths differ, as SDXL's 768 and 1280 do (diffusers tells a single file's two encoders apart by
+# width); the UNet cross-attends to both, concatenated, and reads the second one's projection as the pooled text.
+_HIDDEN, _HIDDEN_2 = 32, 48
 _TIME_DIM = 8  # addition_time_embed_dim: each of the six size/crop numbers gets this many sinusoid channels
 
 
@@ -47,8 +49,8 @@ def _unet_kwargs() -> dict:
         block_out_channels=(32, 64), layers_per_block=2, in_channels=4,
         down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"), attention_head_dim=(2, 4),
         use_linear_projection=True, addition_embed_type="text_time", addition_time_embed_dim=_TIME_DIM,
-        transformer_layers_per_block=(1, 2), projection_class_embeddings_input_dim=_HIDDEN + 6 * _TIME_DIM,
-        cross_attention_dim=2 * _HIDDEN, norm_num_groups=8,
+        transformer_layers_per_block=(1, 2), projection_class_embeddings_input_dim=_HIDDEN_2 + 6 * _TIME_DIM,
+        cross_attention_dim=_HIDDEN + _HIDDEN_2, norm_num_groups=8,
     )
 
 
@@ -93,12 +95,12 @@ def build_single_controlnet(seed: int = 12):
     return net.eval()
 
 
-def _text_config(vocab_size: int, tokenizer, **extra):
+def _text_config(vocab_size: int, tokenizer, hidden: int, **extra):
     from transformers import CLIPTextConfig
 
     return CLIPTextConfig(
         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
-        hidden_size=_HIDDEN, intermediate_size=37, layer_norm_eps=1e-05, num_attention_heads=4, num_hidden_layers=3,
+        hidden_size=hidden, intermediate_size=37, layer_norm_eps=1e-05, num_attention_heads=4, num_hidden_layers=3,
         vocab_size=vocab_size, max_position_embeddings=77, hidden_act="gelu", **extra)
 
 
@@ -109,9 +111,10 @@ def build_tiny_sdxl() -> TinySDXLComponents:
     tokenizer, tokenizer_2 = build_tokenizer(), build_tokenizer()
     tokenizer_2.pad_token = "!"  # SDXL's second tokenizer pads with "!", not with the end token
     torch.manual_seed(0)
-    text_encoder = CLIPTextModel(_text_config(len(tokenizer), tokenizer)).eval()
+    text_encoder = CLIPTextModel(_text_config(len(tokenizer), tokenizer, _HIDDEN)).eval()
     torch.manual_seed(1)
-    text_encoder_2 = CLIPTextModelWithProjection(_text_config(len(tokenizer), tokenizer, projection_dim=_HIDDEN)).eval()
+    text_encoder_2 = CLIPTextModelWithProjection(_text_config(len(tokenizer), tokenizer, _HIDDEN_2,
+                                                              projection_dim=_HIDDEN_2)).eval()
     vae = build_vae()
     vae.register_to_config(scaling_factor=0.13025)  # SDXL's VAE scale
     return TinySDXLComponents(build_unet(), vae, text_encoder, text_encoder_2, tokenizer, tokenizer_2,

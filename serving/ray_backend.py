@@ -64,7 +64,10 @@ class RayBackend:
             app = deployment.bind(self._model, self._engine_options, self._offline, threads)
             handle = serve.run(app, name=self.app, route_prefix=None)
             with self._lock:
-                self._handle, self._state = handle, EngineState(self._model, "ready", "")
+                self._handle = handle
+            architecture = self._call("status", timeout_s=120).get("architecture", "sd15")  # read from the model
+            with self._lock:
+                self._state = EngineState(self._model, "ready", "", architecture)
             log.info("engine settled: %s ready on Ray Serve", self._model)
         except Exception as error:  # the page still serves and says what went wrong
             log.exception("starting Ray Serve failed")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from pipelines.architectures import KNOWN_CONTROLNETS
+from pipelines.architectures import ARCHITECTURES, KNOWN_CONTROLNETS, Architecture
 from pipelines.axes import Axis
 from pipelines.controlnets import CONDITIONS
 from pipelines.engine import CancelToken, StepUpdate
@@ -65,6 +65,10 @@ class Studio:
 
     def __post_init__(self) -> None:
         self._job_slots = threading.BoundedSemaphore(self.backend.jobs_at_once)
+
+    def architecture(self) -> Architecture:
+        """The loaded model's architecture (SD1.5's until one is loaded): its ControlNets, sizes and names."""
+        return ARCHITECTURES[self.backend.state.architecture]
 
     def control_map(self, image: object, module: str, processor_res: int = 512,
                     threshold_a: float | None = None, threshold_b: float | None = None) -> Image.Image:

@@ -21,6 +21,7 @@ from ui.restore import restore, restore_targets
 from ui.scratch import Scratch
 from ui.widgets import (
     UNIT,
+    SettingsControls,
     UnitControls,
     keep_copy_box,
     map_condition,
@@ -32,8 +33,8 @@ from ui.widgets import (
 )
 
 
-def build_compare_tab(studio: Studio, limits, generate: GenerateTab, tabs: gr.Tabs) -> gr.State:
-    """The tab; returns the state that holds each finished matrix's results (History lists them)."""
+def build_compare_tab(studio: Studio, limits, generate: GenerateTab, tabs: gr.Tabs) -> tuple[gr.State, SettingsControls]:
+    """The tab; returns the state that holds each finished matrix's results (History lists them) and its settings."""
     scratch = Scratch("studio-matrix-")
     with gr.Tab("Compare", id="compare") as tab:
         gr.Markdown("Run one control image through several conditions with the **same prompt, seed and settings**: "
@@ -130,7 +131,7 @@ def build_compare_tab(studio: Studio, limits, generate: GenerateTab, tabs: gr.Ta
     for unit in generate.units:
         wire_map_to_compare(unit, editor, tabs)
     editor.show_readiness_on(tab.select)
-    return finished
+    return finished, settings
 
 
 def _summary(done) -> str:

@@ -12,6 +12,7 @@ from ui.concurrency import QueueGuard
 from ui.disk import cache_schedule
 from ui.generate_tab import build_generate_tab
 from ui.history_tab import build_history_tab
+from ui.model_fit import wire_model_fit
 from ui.models_tab import banner_text, build_models_tab
 
 TITLE = "ControlNet Studio"
@@ -37,17 +38,16 @@ def build_demo(studio: Studio, access: Access | None = None, queue_size: int = 1
         banner = gr.Markdown(banner_text(backend), elem_id="banner")
         with gr.Tabs(selected="generate") as tabs:
             generate = build_generate_tab(studio, studio.limits)
-            compared = build_compare_tab(studio, studio.limits, generate, tabs)
+            compared, compare_settings = build_compare_tab(studio, studio.limits, generate, tabs)
             build_history_tab(studio, generate, tabs, compared)
             operator_row = build_models_tab(backend, banner, access, studio.controlnet_overrides)
-        timer = gr.Timer(2.0)
-        timer.tick(lambda: banner_text(backend), None, banner, queue=False, api_visibility="private")
-        demo.load(lambda: banner_text(backend), None, banner, queue=False, api_visibility="private")
-
         def operator_view(request: gr.Request):
             return gr.update(visible=access.is_operator(request))
 
         demo.load(operator_view, None, operator_row, queue=False, api_visibility="private")
+
+        sizes = [generate.settings.width, generate.settings.height, compare_settings.width, compare_settings.height]
+        wire_model_fit(demo, studio, banner, sizes, [unit.model for unit in generate.units])
         guard = QueueGuard(access.max_jobs_per_visitor, preview_jobs=2 * studio.limits.max_units)  # each unit: one runs, one waits
         register_api(studio, guard)
     # api_open=False: the /run route would call a queued function directly, past the queue and its GPU limit

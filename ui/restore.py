@@ -7,7 +7,6 @@ from pathlib import Path
 
 import gradio as gr
 
-from pipelines.controlnets import CONTROLNET_MODELS
 from pipelines.infotext import request_from_infotext
 from pipelines.requests import AUTO, ControlUnit
 from pipelines.schema import RequestError, check_value
@@ -96,7 +95,7 @@ def _unit_updates(controls: UnitControls, unit: ControlUnit, studio: Studio, whe
 
 def _model_text(unit: ControlUnit, studio: Studio, where: str, notes: list[str]) -> str:
     """Blank when the image used this server's own ControlNet for the condition, else the id if this server allows it."""
-    default = studio.controlnet_overrides.get(unit.condition, CONTROLNET_MODELS.get(unit.condition))
+    default = studio.controlnet_overrides.get(unit.condition, studio.architecture().controlnets.get(unit.condition))
     if not unit.model or unit.model == default:
         return ""
     try:

@@ -1,6 +1,6 @@
 """SDXL's real loading path, offline: the base by hub id (its architecture read from model_index.json), xinsir's union
-repo giving its ProMax files, a lone ProMax file, a single-condition SDXL ControlNet, and the refusal of a ControlNet
-made for the other architecture before any step runs."""
+repo giving its ProMax files, a lone ProMax file, a single-condition SDXL ControlNet, a single-file SDXL checkpoint,
+and the refusal of a ControlNet made for the other architecture before its weights are read."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from safetensors.torch import load_file
+from safetensors.torch import load_file, save_file
 
 from pipelines.architectures import SDXL, SDXL_UNION
 from pipelines.controlnets import CONTROLNET_MODELS
@@ -19,12 +19,14 @@ from pipelines.union_files import PROMAX_CONFIG, PROMAX_WEIGHTS
 from tests.fakehub import add_file, add_folder
 from tests.pipelines.conftest import perturb
 from tests.pipelines.helpers import make_request
+from tests.pipelines.ldm_sdxl import sdxl_to_ldm
 
 SINGLE_CANNY = "xinsir/controlnet-canny-sdxl-1.0"
 
 
 @dataclass(frozen=True)
 class FakeXL:
+    parts: object  # TinySDXLComponents whose (perturbed) weights the base repo holds
     base_snapshot: Path
     union_snapshot: Path
     single_snapshot: Path
@@ -53,7 +55,7 @@ def fake_xl(hub_cache, tmp_path_factory) -> FakeXL:
     union_snapshot = add_folder(hub_cache, SDXL_UNION, union)
     add_file(hub_cache, SDXL_UNION, PROMAX_CONFIG, promax / "config.json")
     add_file(hub_cache, SDXL_UNION, PROMAX_WEIGHTS, promax / "diffusion_pytorch_model.safetensors")
-    return FakeXL(add_folder(hub_cache, SDXL.default_model, base), union_snapshot,
+    return FakeXL(parts, add_folder(hub_cache, SDXL.default_model, base), union_snapshot,
                   add_folder(hub_cache, SINGLE_CANNY, single))
 
 
@@ -117,3 +119,28 @@ def test_an_sd15_controlnet_on_sdxl_is_refused_naming_both_before_its_weights(xl
     assert CONTROLNET_MODELS["canny"] in message and SDXL.default_model in message
     assert "made for SD1.5 models" in message and "is SDXL" in message
     assert steps == [] and weights_read == []  # refused on its config.json
+
+
+def _holds(module: torch.nn.Module, state: dict[str, torch.Tensor]) -> bool:
+    own = {k: v for k, v in module.state_dict().items() if not k.endswith("position_ids")}
+    return all(k in state and torch.equal(v, state[k].to(v.dtype)) for k, v in own.items())
+
+
+def test_a_single_file_sdxl_checkpoint_loads_as_sdxl(fake_xl, tmp_path):
+    """The original single-file layout (as SDXL checkpoints are shared); its configs come from SDXL's repo in the
+    cache, its numbers from the file."""
+    from diffusers.loaders.single_file_utils import convert_ldm_unet_checkpoint, convert_open_clip_checkpoint
+
+    parts = fake_xl.parts
+    ldm = sdxl_to_ldm(parts)
+    # the writer is the inverse of diffusers' own converters, so a wrong key cannot slip through
+    assert _holds(parts.unet, convert_ldm_unet_checkpoint(ldm, dict(parts.unet.config)))
+    assert _holds(parts.text_encoder_2, convert_open_clip_checkpoint(parts.text_encoder_2, ldm,
+                                                                     prefix="conditioner.embedders.1.model."))
+    checkpoint = tmp_path / "my-sdxl-finetune.safetensors"
+    save_file(ldm, str(checkpoint))
+    base = Engine.load(str(checkpoint), device="cpu", taesd=False).base
+    assert base.architecture is SDXL and base.name == str(checkpoint)
+    for loaded, saved in ((base.unet, parts.unet), (base.text_encoder, parts.text_encoder),
+                          (base.text_encoder_2, parts.text_encoder_2), (base.vae, parts.vae)):
+        assert _holds(loaded, saved.state_dict()), type(saved).__name__

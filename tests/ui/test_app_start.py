@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import pytest
 from gradio_client import Client, handle_file
 from PIL import Image
 
 from app import DEFAULT_MODEL, exposure_warning, make_auth_check, parse_args, parse_auth
+from pipelines.architectures import SD15
 from pipelines.lazy import LazyEngine
 from pipelines.loading import ModelLoadError, missing_model_message
 from tests.server import ROOT, start_app
@@ -49,7 +51,7 @@ def test_fallback_state_tells_the_user_why():
     def factory(model: str):
         if model != "tiny":
             raise ModelLoadError(missing_model_message(model, "offline"))
-        return object()
+        return SimpleNamespace(base=SimpleNamespace(architecture=SD15))  # all the state reads of an engine
 
     engine = LazyEngine(DEFAULT_MODEL, factory, fallback="tiny")
     engine.start().join(timeout=30)
