@@ -142,3 +142,44 @@ def test_the_infotext_names_sdxl_and_each_union_type_and_reproduces_the_image(xl
     again = request_from_infotext(result.infotexts[0], result.maps[0])
     again = replace(again, units=tuple(replace(unit, image=picture) for unit, picture in zip(again.units, result.maps)))
     assert pixel_diff(xl_engine.generate(again, save=False).images[0], result.images[0]) == 0
+
+
+def test_two_single_condition_sdxl_controlnets_match_diffusers_multi_controlnet(xl_engine, control_image):
+    from diffusers.models.controlnets import MultiControlNetModel
+
+    nets = {"test/canny-sdxl": build_single_controlnet(12), "test/depth-sdxl": build_single_controlnet(13)}
+    xl_engine.controlnets._nets.update(nets)
+    request = make_request(control_image, ("canny", "depth"), sampler="Euler a")
+    first, second = request.units
+    request = replace(request, units=(replace(first, model="test/canny-sdxl", weight=0.6, guidance_end=0.5),
+                                      replace(second, model="test/depth-sdxl", weight=1.2, guidance_start=0.25)))
+    ours = xl_engine.generate(request, save=False)
+    pipe = StableDiffusionXLControlNetPipeline(**_parts(xl_engine), controlnet=MultiControlNetModel(list(nets.values())))
+    assert pixel_diff(ours.images[0], _call(pipe, xl_engine, request, image=ours.maps)) <= 1 / 255
+
+
+def test_controlnet_is_more_important_steers_sdxl_differently_from_balanced(xl_engine, control_image):
+    request = make_request(control_image, ("canny",))
+    balanced = xl_engine.generate(request, save=False).images[0]
+    strong = xl_engine.generate(replace(request, units=(replace(request.units[0], control_mode="ControlNet is more important"),)),
+                                save=False).images[0]
+    assert pixel_diff(balanced, strong) > 2 / 255
+
+
+def test_a_long_prompt_keeps_every_token_in_75_token_chunks_on_both_encoders(xl_engine):
+    from pipelines.prompts import CHUNK, encode_prompts
+
+    base = xl_engine.base
+    long = "a lighthouse on a cliff at dusk, " * 4  # one token per character with tiny-sdxl's byte vocabulary
+    tokens = len(base.tokenizer(long, add_special_tokens=False).input_ids)
+    embeds = encode_prompts(base, long, "")
+    chunks = -(-tokens // CHUNK)
+    width = base.text_encoder.config.hidden_size + base.text_encoder_2.config.hidden_size
+    assert chunks == 2 and embeds.cond.shape == (1, chunks * (CHUNK + 2), width) == embeds.uncond.shape
+    assert torch.count_nonzero(embeds.uncond) == 0  # an empty negative prompt is zeros, as A1111 and diffusers do
+    ids = base.tokenizer_2(long, add_special_tokens=False).input_ids[:CHUNK]  # the first chunk, as CLIP's 77 positions
+    window = torch.tensor([[base.tokenizer_2.bos_token_id, *ids, base.tokenizer_2.eos_token_id]])
+    with torch.no_grad():
+        assert torch.equal(embeds.pooled, base.text_encoder_2(window)[0])  # the pooled text is the first chunk's
+    empty_window = encode_prompts(base, "", "").cond
+    assert not torch.equal(embeds.cond[:, CHUNK + 2:], empty_window)  # the tokens past 75 are encoded, not dropped

@@ -121,3 +121,21 @@ def test_the_page_adapts_to_sdxl_sizes_controlnets_and_models_tab(xl_app):
         assert "cannot run" not in text and "sd15" not in text  # built in, or in memory after the jobs above
         assert shown(page, "gen-width", "number") == 1024
         browser.close()
+
+
+def test_compare_of_six_conditions_equals_six_single_generations(xl_client, drawing_path):
+    """One union model, six control types, one seed: each matrix cell is the image /generate makes alone (to 1/255)."""
+    modules = ["canny", "lineart_standard", "softedge_pidinet", "openpose", "depth_midas", "normal_bae"]
+    settings = dict(prompt="a lighthouse", seed=21, steps=2, width=128, height=128, processor_res=128)
+    items, captions, _ = xl_client.predict(image=handle_file(drawing_path), modules=modules, **settings,
+                                           api_name="/compare")
+    assert captions[len(modules):] == [f"{module} · seed 21" for module in modules]
+    cells = [item["image"] if isinstance(item, dict) else item for item in items[len(modules):]]
+    for module, cell in zip(modules, cells):
+        alone, _ = _generate(xl_client, image=handle_file(drawing_path), module=module, **settings)
+        # the matrix runs the six as one UNet batch: float sums in another order move a pixel by 1/255 at most
+        assert np.abs(_pixels(cell).astype(int) - _pixels(alone[0])).max() <= 1, module
+    # five control types, five images (canny and lineart_standard share type 3; on the untrained tiny ControlNet the
+    # map enters through a zero convolution, as in any untrained ControlNet, so their maps alone change no pixel)
+    one_per_type = [cell for module, cell in zip(modules, cells) if module != "lineart_standard"]
+    assert len({_pixels(cell).tobytes() for cell in one_per_type}) == 5
