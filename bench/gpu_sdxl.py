@@ -12,6 +12,7 @@ import torch
 
 from bench.common import interleaved, ratio_summary, summary, table, write
 from bench.engine_overhead import control_map
+from bench.gpu import _config, sync, vram_gib
 from pipelines.architectures import UNION_TYPES
 from pipelines.controlnets import ControlNetStore
 from pipelines.engine import Engine
@@ -26,7 +27,6 @@ def build_full_size(device: torch.device, dtype: torch.dtype) -> tuple[BaseModel
     from diffusers import AutoencoderKL, ControlNetUnionModel, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
 
-    from bench.gpu import _config
     from pipelines.tiny import build_tokenizer
     from pipelines.tiny_sdxl import SDXL_SCHEDULER_CONFIG
 
@@ -46,21 +46,6 @@ def build_tiny_size(device: torch.device, dtype: torch.dtype) -> tuple[BaseModel
     from pipelines.tiny_sdxl import build_union_controlnet
 
     return load_base("tiny-sdxl", device, dtype), build_union_controlnet().to(device, dtype)
-
-
-def _sync(fn):
-    def wrapped():
-        fn()
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
-    return wrapped
-
-
-def _gib(peak: bool = False) -> float:
-    if not torch.cuda.is_available():
-        return 0.0
-    torch.cuda.synchronize()
-    return (torch.cuda.max_memory_allocated() if peak else torch.cuda.memory_allocated()) / 2**30
 
 
 def counted_tflop(engine: Engine, request: GenerationRequest, steps: int) -> dict:
@@ -84,7 +69,7 @@ def run(steps: int, rounds: int, size: int = 1024, smoke: bool = False) -> dict:
 
     device, dtype = (torch.device("cpu"), torch.float32) if smoke else (torch.device("cuda"), torch.float16)
     base, union = (build_tiny_size if smoke else build_full_size)(device, dtype)
-    resident = _gib()
+    resident = vram_gib()
     engine = Engine(base, ControlNetStore(lambda model_id, condition: union, capacity=1))
     image = control_map(size)
     request = GenerationRequest(prompt="a house", units=(ControlUnit(image=image, condition="canny"),), steps=steps,
@@ -102,14 +87,14 @@ def run(steps: int, rounds: int, size: int = 1024, smoke: bool = False) -> dict:
 
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
-    times = interleaved({"engine": _sync(lambda: engine.generate(request, save=False)), "bare": _sync(bare)}, rounds)
+    times = interleaved({"engine": sync(lambda: engine.generate(request, save=False)), "bare": sync(bare)}, rounds)
     flops = counted_tflop(engine, request, steps)
     seconds = summary(times["engine"])["median"]
     return {
         "settings": {"steps": steps, "rounds": rounds, "size": size, "dtype": str(dtype), "smoke": smoke},
         "engine_s": summary(times["engine"]), "bare_s": summary(times["bare"]),
         "overhead_ratio": ratio_summary(times["engine"], times["bare"]),
-        "vram_gib": {"resident": resident, "peak_job": _gib(peak=True)},
+        "vram_gib": {"resident": resident, "peak_job": vram_gib(peak=True)},
         "tflop": flops,
         "achieved": {"it_per_s": steps / seconds, "tflops": flops["per_image"] / seconds,
                      "fraction_of_h100_dense_fp16": flops["per_image"] / seconds / H100_DENSE_FP16_TFLOPS},

@@ -96,6 +96,12 @@ class RayBackend:
         a Serve call would wait for them forever."""
         if not ray.is_initialized():
             return
+        # Serve's long-poll client keeps calling actors on its own loop; after ray.shutdown() such a call auto-started
+        # a fresh local Ray ("Started a local Ray instance") whose agents outlived the app (seen in CI). Ray reads
+        # RAY_ENABLE_AUTO_CONNECT once, at import, into this flag.
+        from ray._private import auto_init_hook
+
+        auto_init_hook.enable_auto_connect = False
         try:
             if self.options.address != "local":
                 remover = threading.Thread(target=serve.delete, args=(self.app,), daemon=True)

@@ -66,3 +66,13 @@ def test_suspended_takes_the_hooks_off_and_puts_them_back():
     with offload.suspended():
         assert not any(is_offloaded(part) for part in base.parts())
     assert all(is_offloaded(part) for part in base.parts())
+
+
+def test_sdxl_offload_hooks_both_text_encoders_and_the_union_model_and_changes_no_pixel(control_image):
+    plain = Engine.load("tiny-sdxl", device="cpu", taesd=False)
+    offloaded = Engine.load("tiny-sdxl", device="cpu", taesd=False, cpu_offload=True)
+    parts = offloaded.base.parts()
+    assert len(parts) == 4 and offloaded.base.text_encoder_2 in parts and all(is_offloaded(part) for part in parts)
+    request = make_request(control_image, conditions=("canny", "depth"), steps=3)
+    assert pixel_diff(plain.generate(request, save=False).images[0], offloaded.generate(request, save=False).images[0]) == 0
+    assert is_offloaded(offloaded.controlnets.get("depth")[1])

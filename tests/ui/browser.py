@@ -6,6 +6,8 @@ import io
 import os
 import shutil
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from PIL import Image
@@ -15,6 +17,23 @@ SHOTS = Path(os.environ.get("STUDIO_SCREENSHOTS", Path(__file__).resolve().paren
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
          "--disable-sync", "--no-first-run", "--disable-quic"]
 TIMEOUT_MS = 120_000
+
+
+@contextmanager
+def chromium_page(url: str) -> Iterator:
+    """Debian Chromium on `url` once its page has drawn (for a test with its own server; the shared app has `page`)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        tab = browser.new_page(viewport={"width": 1400, "height": 1000})
+        tab.set_default_timeout(TIMEOUT_MS)
+        tab.goto(url)
+        tab.locator("#generate-button").wait_for()
+        try:
+            yield tab
+        finally:
+            browser.close()
 
 
 def set_number(page, elem_id: str, value) -> None:

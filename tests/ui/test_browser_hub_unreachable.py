@@ -8,7 +8,7 @@ import time
 import pytest
 
 from tests.server import free_port, start_app
-from tests.ui.browser import CHROMIUM, FLAGS, SHOTS, TIMEOUT_MS, choose, set_number, tick, wait_map
+from tests.ui.browser import SHOTS, TIMEOUT_MS, choose, chromium_page, set_number, tick, wait_map
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 
@@ -31,16 +31,8 @@ def unreachable(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def unreachable_page(unreachable):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
-        tab = browser.new_page(viewport={"width": 1400, "height": 1000})
-        tab.set_default_timeout(TIMEOUT_MS)
-        tab.goto(unreachable.url)
-        tab.locator("#generate-button").wait_for()
+    with chromium_page(unreachable.url) as tab:
         yield tab
-        browser.close()
 
 
 MARK_CLICKS = "() => document.addEventListener('pointerdown', () => { window.clickedAt = performance.now(); }, true)"

@@ -88,16 +88,9 @@ def test_webuiapi_txt2img_with_two_union_units_names_sdxl_and_repeats(xl_app):
 
 @pytest.mark.browser
 def test_the_page_adapts_to_sdxl_sizes_controlnets_and_models_tab(xl_app):
-    from playwright.sync_api import sync_playwright
+    from tests.ui.browser import chromium_page, shown
 
-    from tests.ui.browser import CHROMIUM, FLAGS, TIMEOUT_MS, shown
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.set_default_timeout(TIMEOUT_MS)
-        page.goto(xl_app.url)
-        page.locator("#generate-button").wait_for()
+    with chromium_page(xl_app.url) as page:
         # opened while the model loads (start_app waits for the page only): the fit comes with the banner's tick
         page.wait_for_function("() => document.querySelector('#banner').innerText"
                                ".includes('Untrained demo model (tiny-sdxl)')")
@@ -120,7 +113,6 @@ def test_the_page_adapts_to_sdxl_sizes_controlnets_and_models_tab(xl_app):
         assert text.count("xinsir/controlnet-union-sdxl-1.0") == 7, text  # every condition, one model
         assert "cannot run" not in text and "sd15" not in text  # built in, or in memory after the jobs above
         assert shown(page, "gen-width", "number") == 1024
-        browser.close()
 
 
 def test_compare_of_six_conditions_equals_six_single_generations(xl_client, drawing_path):
