@@ -29,7 +29,7 @@ def load_controlnet(model_id: str, condition: str, device: torch.device, dtype: 
                     hub: HubAccess | None = None, fits: Callable[[dict], None] | None = None):
     """Hub id, diffusers folder or single .safetensors file (config taken from the condition's v1.1 repo, or xinsir's
     for a union file); a union repo or folder gives its ProMax model when it has one. `fits(config)` may refuse the
-    ControlNet on its config, before its weights are read."""
+    ControlNet on its config: before its weights are read, except a lone single-condition file's (checked once read)."""
     from diffusers import ControlNetModel
 
     check_not_pickle(model_id, allow_pickle)
@@ -50,6 +50,7 @@ def load_controlnet(model_id: str, condition: str, device: torch.device, dtype: 
                 config = CONTROLNET_MODELS.get(condition, CONTROLNET_MODELS["canny"])
                 net = ControlNetModel.from_single_file(str(path), config=config, torch_dtype=dtype,
                                                        local_files_only=hub.local_only())  # the config comes from the hub
+                fits(dict(net.config))  # as read: SD1.5's repo gave the layout, the file's tensors had to fit it
         else:
             source = str(path) if path.is_dir() else model_id
             config = read_config(source, local_only)

@@ -79,7 +79,7 @@ def _control_residuals(rows, latent_input, embeds, added, t, step, total):
     Units sharing one network, mode and union control type run as one ControlNet batch.
     """
     count = len(rows)
-    groups: dict[tuple[int, bool], list[tuple[int, PreparedUnit]]] = {}
+    groups: dict[tuple[int, bool, int | None], list[tuple[int, PreparedUnit]]] = {}
     for index, row in enumerate(rows):
         for unit in row.units:
             if _keep(step, total, unit):

@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 
 from hub import HubAccess
-from pipelines.architectures import WrongArchitecture, check_fits, union_type
+from pipelines.architectures import check_fits, union_type
 from pipelines.cancel import CancelToken, JobTimedOut
 from pipelines.control_maps import fit_map
 from pipelines.controlnets import ControlNetStore, load_controlnet
@@ -19,7 +19,7 @@ from pipelines.decode import decode_latents
 from pipelines.denoise import GenerationError, JobCancelled, PreparedUnit, Row, denoise
 from pipelines.infotext import build_infotext
 from pipelines.limits import DEFAULT_LIMITS, Limits
-from pipelines.loading import BaseModel, ModelLoadError, load_base, move, resolve_device
+from pipelines.loading import BaseModel, load_base, move, resolve_device
 from pipelines.memory import free_memory, return_heap
 from pipelines.offload import ModelOffload
 from pipelines.outputs import OutputWriter, with_parameters
@@ -95,10 +95,6 @@ class Engine:
             else:
                 net = load_controlnet(model_id, condition, weights_device, dtype, allow_pickle=allow_pickle, hub=hub,
                                       fits=lambda config: check_fits(config, model_id, architecture, base.name))
-            try:  # a single file's config came from the condition's default repo: its own tensors may say otherwise
-                check_fits(net.config, model_id, architecture, base.name)
-            except WrongArchitecture as error:
-                raise ModelLoadError(str(error)) from None
             net = optimize_for_cuda(net, torch_device, compile_models)
             return offload.attach(net) if offload else net
 

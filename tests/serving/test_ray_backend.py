@@ -20,6 +20,7 @@ from pipelines.engine import Engine
 from pipelines.limits import Limits
 from pipelines.requests import ControlUnit, GenerationRequest
 from preprocessors import PreprocessorError
+from tests.serving.helpers import ready_backend
 from ui.models_tab import replica_rows
 
 pytestmark = pytest.mark.ray
@@ -46,13 +47,8 @@ def ray_backend():
     from serving.ray_options import RayOptions
 
     options = {"device": "cpu", "taesd": False, "limits": Limits(max_map_aspect=4.0)}  # a server's own, tighter limit
-    backend = RayBackend(RayOptions("local", 2, 2, replica_cpus=1), "tiny", options, offline=True)
-    try:
-        backend.start().join(timeout=180)
-        assert backend.state.phase == "ready", backend.state
+    with ready_backend(RayBackend(RayOptions("local", 2, 2, replica_cpus=1), "tiny", options, offline=True)) as backend:
         yield backend
-    finally:
-        backend.shutdown()
 
 
 class OneThreadEngine:

@@ -10,6 +10,7 @@ from collections import Counter
 import pytest
 
 from pipelines.limits import Limits
+from tests.serving.helpers import ready_backend
 from tests.serving.test_ray_backend import _request
 
 pytestmark = pytest.mark.ray
@@ -28,18 +29,15 @@ def cluster_backend():
     saved_path = os.environ.get("PYTHONPATH")
     os.environ["PYTHONPATH"] = str(ROOT)  # the nodes' workers import the studio's packages
     cluster = Cluster(initialize_head=True, connect=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
-    backend = None
     try:
         cluster.add_node(num_cpus=1)
         cluster.wait_for_nodes(timeout=60)
         options = {"device": "cpu", "taesd": False, "limits": Limits()}
-        backend = RayBackend(RayOptions(cluster.address, 2, 2, replica_cpus=1), "tiny", options, offline=True)
-        backend.start().join(timeout=180)
-        assert backend.state.phase == "ready", backend.state
-        yield backend
+        # a joined cluster keeps running: the backend's shutdown removes only our app
+        with ready_backend(RayBackend(RayOptions(cluster.address, 2, 2, replica_cpus=1), "tiny", options,
+                                      offline=True)) as backend:
+            yield backend
     finally:
-        if backend is not None:
-            backend.shutdown()  # a joined cluster keeps running: only our app is removed
         ray.shutdown()
         cluster.shutdown()
         if saved_path is None:

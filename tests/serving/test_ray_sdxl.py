@@ -10,6 +10,7 @@ from PIL import Image
 
 from pipelines.engine import Engine
 from pipelines.requests import ControlUnit, GenerationRequest
+from tests.serving.helpers import ready_backend
 
 pytestmark = pytest.mark.ray
 
@@ -21,12 +22,8 @@ def xl_ray():
 
     backend = RayBackend(RayOptions("local", 1, 1, replica_cpus=1), "tiny-sdxl", {"device": "cpu", "taesd": False},
                          offline=True)
-    try:
-        backend.start().join(timeout=180)
-        assert backend.state.phase == "ready", backend.state
+    with ready_backend(backend):
         yield backend
-    finally:
-        backend.shutdown()
 
 
 def test_a_union_matrix_on_a_replica_equals_the_in_process_engine(xl_ray):
