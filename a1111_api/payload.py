@@ -72,21 +72,24 @@ def empty(value: object) -> bool:
 
 
 # A1111 txt2img fields this studio does not have, and the values at which A1111 itself does nothing with them (what
-# clients send by default). Hires fix, the refiner, variation seeds and scripts are refused above their no-op values, so
-# the fields that only matter with them (hr_*, subseed, refiner_switch_at) are free.
+# clients send by default). The refiner, variation seeds and scripts are refused above their no-op values, so the fields
+# that only matter with them (subseed, refiner_switch_at) are free.
 NO_OPS: dict[str, tuple[object, ...] | None] = {
-    "enable_hr": (False,), "restore_faces": (False, None), "tiling": (False, None), "styles": ([], None),
+    "restore_faces": (False, None), "tiling": (False, None), "styles": ([], None),
     "subseed_strength": (0, None), "subseed": ANY, "seed_resize_from_h": (0, -1, None), "seed_resize_from_w": (0, -1, None),
     "s_churn": (0, None), "s_tmax": (0, None), "s_tmin": (0, None), "s_noise": (1, None), "s_min_uncond": (0, None),
     "refiner_checkpoint": (None, "", "None"), "refiner_switch_at": ANY, "script_name": (None, ""), "script_args": ([], None),
     "firstpass_image": (None, ""), "infotext": (None, ""), "comments": (None, {}),
     "do_not_save_samples": ANY, "do_not_save_grid": ANY, "override_settings_restore_afterwards": ANY,
-    "disable_extra_networks": ANY, "force_task_id": ANY, "denoising_strength": ANY, "firstphase_width": ANY,
-    "firstphase_height": ANY, "hr_scale": ANY, "hr_upscaler": ANY, "hr_second_pass_steps": ANY, "hr_resize_x": ANY,
-    "hr_resize_y": ANY, "hr_checkpoint_name": ANY, "hr_sampler_name": ANY, "hr_scheduler": ANY, "hr_prompt": ANY,
-    "hr_negative_prompt": ANY, "hr_additional_modules": ANY,
+    "disable_extra_networks": ANY, "force_task_id": ANY, "firstphase_width": ANY, "firstphase_height": ANY,
+    # hires fix's own checkpoint, sampler and prompts: only "the same as the first pass"
+    "hr_checkpoint_name": (None, "", "Use same checkpoint"), "hr_sampler_name": (None, "", "Use same sampler"),
+    "hr_scheduler": (None, "", "Use same scheduler"), "hr_prompt": ("", None), "hr_negative_prompt": ("", None),
+    "hr_additional_modules": ANY,
 }
-WHY = {"enable_hr": "hires fix", "restore_faces": "face restoration", "tiling": "tiling", "styles": "saved styles",
+WHY = {"hr_checkpoint_name": "a hires checkpoint", "hr_sampler_name": "a hires sampler",
+       "hr_scheduler": "a hires schedule", "hr_prompt": "a hires prompt", "hr_negative_prompt": "a hires prompt",
+       "restore_faces": "face restoration", "tiling": "tiling", "styles": "saved styles",
        "subseed_strength": "variation seeds", "refiner_checkpoint": "the refiner", "script_name": "scripts",
        "infotext": "settings from an infotext", "firstpass_image": "a first-pass image"}
 

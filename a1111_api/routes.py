@@ -18,9 +18,10 @@ from starlette.concurrency import run_in_threadpool
 
 from a1111_api.controlnet import API_VERSION, controlnet_models, detect, module_detail
 from a1111_api.errors import ApiError, api_errors, refuse
+from a1111_api.img2img import parse_img2img
 from a1111_api.payload import encode_png, read_json
 from a1111_api.progress import ApiJob, ApiJobs, progress_body
-from a1111_api.txt2img import parse_txt2img, run_txt2img, txt2img_response
+from a1111_api.txt2img import Txt2Img, parse_txt2img, run_txt2img, txt2img_response
 from pipelines.samplers import SAMPLER_NAMES
 from preprocessors.registry import names
 from studio import Studio
@@ -124,14 +125,13 @@ def _router(studio: Studio, settings: ApiSettings, jobs: ApiJobs) -> APIRouter:
                     job.cancel.cancel()
             return task.result()
 
-    @router.post("/sdapi/v1/txt2img")
-    @_answers
-    async def txt2img(request: Request):
+    async def generation(request: Request, parse: Callable[..., Txt2Img]):
+        """txt2img and img2img: the payload parsed (refused by field before any work), then run as batches."""
         who = caller(request)
         payload = await read_json(request.stream())
         models = controlnet_models(studio.controlnet_overrides, studio.architecture())
         with api_errors():
-            parsed = await run_in_threadpool(parse_txt2img, payload, models, studio.limits, check_settings)
+            parsed = await run_in_threadpool(parse, payload, models, studio.limits, check_settings)
         job = ApiJob(batches=parsed.n_iter)
 
         def work():
@@ -141,12 +141,15 @@ def _router(studio: Studio, settings: ApiSettings, jobs: ApiJobs) -> APIRouter:
 
         return await run_job(request, who, job, work)
 
+    @router.post("/sdapi/v1/txt2img")
+    @_answers
+    async def txt2img(request: Request):
+        return await generation(request, parse_txt2img)
+
     @router.post("/sdapi/v1/img2img")
     @_answers
     async def img2img(request: Request):
-        caller(request)
-        raise ApiError(422, "img2img is not available on this server yet; use /sdapi/v1/txt2img with a ControlNet unit "
-                            "(the init image as its control image).", "init_images")
+        return await generation(request, parse_img2img)
 
     @router.post("/controlnet/detect")
     @_answers
@@ -238,7 +241,7 @@ def _router(studio: Studio, settings: ApiSettings, jobs: ApiJobs) -> APIRouter:
         # "controlnet" is the always-on script; "controlnet m2m" is the name webuiapi looks for before it clears the
         # units its shared default dict kept from the previous call (without it, old units ride along). Selecting it
         # as a script is refused, like every script_name.
-        return {"txt2img": ["controlnet", "controlnet m2m"], "img2img": []}
+        return {"txt2img": ["controlnet", "controlnet m2m"], "img2img": ["controlnet", "controlnet m2m"]}
 
     @router.get("/controlnet/version")
     @_answers

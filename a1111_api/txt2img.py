@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from a1111_api.errors import refuse
-from a1111_api.payload import check_unused, encode_png
+from a1111_api.payload import NO_OPS, check_unused, encode_png
 from a1111_api.units import ApiUnit, controlnet_args, parse_units
 from pipelines.cancel import CancelToken
 from pipelines.engine import StepUpdate
@@ -22,8 +22,12 @@ from pipelines.samplers import SAMPLER_NAMES
 from pipelines.schema import schema_fields
 from studio.batches import check_batch_count, run_batches
 
-# the generation settings A1111 names, read from the schema: {A1111 key: GenerationRequest field}
-REQUEST_KEYS = {item.setting.a1111: item.name for item in schema_fields(GenerationRequest) if item.setting.a1111}
+# the generation settings A1111's txt2img names, read from the schema: {A1111 key: GenerationRequest field}; the ones
+# used only when starting from a picture (img2img, inpaint) are img2img's (a1111_api/img2img.py)
+PICTURE_WHENS = ("img2img", "inpaint", "only_masked")
+REQUEST_KEYS = {item.setting.a1111: item.name for item in schema_fields(GenerationRequest)
+                if item.setting.a1111 and item.setting.when not in PICTURE_WHENS}
+HIRES_ONLY = {item.name for item in schema_fields(GenerationRequest) if item.setting.when in ("enable_hr", "denoises")}
 HANDLED = {*REQUEST_KEYS, "sampler_index", "scheduler", "n_iter", "send_images", "save_images", "override_settings",
            "alwayson_scripts", "eta"}
 ANCESTRAL = ("Euler a",)  # A1111's `eta` default (1) applies to these; DDIM's is 0; the other samplers ignore it
@@ -41,15 +45,19 @@ class Txt2Img:
 
 
 def parse_txt2img(payload: dict, models: dict[str, tuple[str, str]], limits: Limits,
-                  settings_check: Callable[[object], None]) -> Txt2Img:
-    """Everything refusable is refused here, by field name, before any work; `settings_check` reads override_settings."""
-    check_unused(payload, HANDLED)
+                  settings_check: Callable[[object], None], img2img: dict | None = None) -> Txt2Img:
+    """Everything refusable is refused here, by field name, before any work; `settings_check` reads override_settings.
+    `img2img`: what an img2img call adds (its keys, no-ops and the request's picture values: a1111_api/img2img.py)."""
+    img2img = img2img or {}
+    check_unused(payload, HANDLED | img2img.get("handled", set()), no_ops={**NO_OPS, **img2img.get("no_ops", {})})
     values = {REQUEST_KEYS[key]: payload[key] for key in REQUEST_KEYS if key in payload and payload[key] is not None}
+    if values.get("enable_hr") is not True:  # A1111 ignores hires settings (clients always send them) with hires off
+        values = {name: value for name, value in values.items() if name not in HIRES_ONLY}
     values["sampler"] = _sampler(payload)
     _check_eta(payload.get("eta"), values["sampler"])
     settings_check(payload.get("override_settings"))
-    units = parse_units(controlnet_args(payload.get("alwayson_scripts")), models)
-    request = GenerationRequest(units=tuple(item.unit for item in units), **values)
+    units = parse_units(controlnet_args(payload.get("alwayson_scripts")), models, img2img.get("values", {}).get("init_image"))
+    request = GenerationRequest(units=tuple(item.unit for item in units), **values, **img2img.get("values", {}))
     n_iter = check_batch_count(request, payload.get("n_iter", 1), limits, name="n_iter")
     return Txt2Img(request, units, n_iter, _flag(payload, "send_images", True), _flag(payload, "save_images", False))
 
@@ -108,7 +116,8 @@ def txt2img_response(payload: dict, job: Txt2Img, results: list[GenerationResult
         "width": used.width, "height": used.height, "sampler_name": used.sampler, "cfg_scale": used.cfg_scale,
         "steps": used.steps, "batch_size": used.batch_size, "n_iter": job.n_iter, "restore_faces": False,
         "face_restoration_model": None, "sd_model_name": model_name, "sd_model_hash": None, "sd_vae_name": None,
-        "seed_resize_from_w": -1, "seed_resize_from_h": -1, "denoising_strength": None,
+        "seed_resize_from_w": -1, "seed_resize_from_h": -1,
+        "denoising_strength": used.denoising_strength if used.img2img else None,
         "extra_generation_params": {}, "index_of_first_image": 0, "infotexts": infotexts, "styles": [],
         "job_timestamp": time.strftime("%Y%m%d%H%M%S"), "clip_skip": 1, "is_using_inpainting_conditioning": False,
         "version": VERSION, "interrupted": interrupted,

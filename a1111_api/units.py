@@ -58,8 +58,9 @@ def controlnet_args(scripts: object) -> list:
     return units
 
 
-def parse_units(args: list, models: dict[str, tuple[str, str]]) -> list[ApiUnit]:
-    """Every enabled unit, checked field by field; `models`: each ControlNet name this server lists -> (id, condition)."""
+def parse_units(args: list, models: dict[str, tuple[str, str]], picture=None) -> list[ApiUnit]:
+    """Every enabled unit, checked field by field; `models`: each ControlNet name this server lists -> (id, condition).
+    In img2img a unit sent without an image takes the `picture` (sd-webui-controlnet does the same)."""
     parsed = []
     for index, raw in enumerate(args):
         where = f"controlnet unit {index}"
@@ -70,6 +71,7 @@ def parse_units(args: list, models: dict[str, tuple[str, str]]) -> list[ApiUnit]
             continue
         check_unused(raw, HANDLED, f"{where} ", UNIT_NO_OPS)
         image = _image(raw.get("image"), where)
+        image = picture if image is None else image
         if image is None:
             raise refuse(f"{where} image", f"{where} is enabled but has no image; send one, or set \"enabled\": false.")
         values = {UNIT_KEYS[key]: raw[key] for key in UNIT_KEYS if key in raw}

@@ -24,7 +24,7 @@ from pipelines.schema import RequestError, SchemaField, check_value, schema_fiel
 
 PROMPT_SR = "prompt_sr"
 # Settings an artist sweeps; each is one field of the schema (unit fields apply to every unit of a cell).
-REQUEST_AXES = ("seed", "cfg_scale", "steps", "sampler")
+REQUEST_AXES = ("seed", "cfg_scale", "steps", "sampler", "denoising_strength")
 UNIT_AXES = ("weight", "guidance_start", "guidance_end", "control_mode", "resize_mode", "processor_res", "threshold_a",
              "threshold_b")
 AXES = ("none", *UNIT_AXES, *REQUEST_AXES, PROMPT_SR)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import torch
 
 from pipelines.control_maps import soft_injection_scales
+from pipelines.img2img import InitLatents, keep_unmasked, start_latents
 from pipelines.prompts import PromptEmbeds
 
 
@@ -46,6 +47,7 @@ class Row:
     generator: torch.Generator
     units: list[PreparedUnit]
     seed: int | None = None  # what seeded the generator; SDE samplers seed their Brownian noise from it too
+    hires_units: list[PreparedUnit] | None = None  # hires fix's second pass: the units at the larger size
 
 
 def _keep(step: int, total: int, unit: PreparedUnit) -> bool:
@@ -150,14 +152,16 @@ def denoise(
     dtype: torch.dtype,
     on_step: Callable[[int, int, torch.Tensor], None] | None = None,
     cancelled: Callable[[], bool] | None = None,
+    init: InitLatents | None = None,
+    begin: int = 0,
 ) -> torch.Tensor:
-    """Run the sampler over all rows at once and return the final latents (rows in order)."""
-    from diffusers.utils.torch_utils import randn_tensor
-
+    """Run the sampler over all rows at once and return the final latents (rows in order); with `init` (img2img,
+    inpaint) from the scheduler's timestep `begin` on."""
     count = len(rows)
     generators = [row.generator for row in rows]
-    latents = randn_tensor((count, *latent_shape), generator=generators, device=device, dtype=dtype)
-    latents = latents * scheduler.init_noise_sigma
+    timesteps = scheduler.timesteps[begin:]
+    start = start_latents(init, scheduler, timesteps, generators, [row.seed for row in rows], latent_shape, device, dtype)
+    latents = start.latents
     embeds = torch.cat([prompts.uncond.expand(count, -1, -1), prompts.cond.expand(count, -1, -1)]).to(dtype)
     added = size_conditions(prompts, count, latent_shape[1] * 8, latent_shape[2] * 8, device, dtype)
     step_kwargs = {}
@@ -168,7 +172,6 @@ def denoise(
         step_kwargs["eta"] = 0.0
     if hasattr(scheduler, "noise_sampler_seed") and all(row.seed is not None for row in rows):
         _seed_brownian_noise(scheduler, latents, [row.seed for row in rows])
-    timesteps = scheduler.timesteps
     total = len(timesteps)
     for step, t in enumerate(timesteps):
         if cancelled is not None and cancelled():
@@ -182,6 +185,7 @@ def denoise(
         noise_uncond, noise_cond = noise.chunk(2)
         noise = noise_uncond + cfg_scale * (noise_cond - noise_uncond)
         latents = scheduler.step(noise, t, latents, **step_kwargs, return_dict=False)[0]
+        latents = keep_unmasked(init, start, scheduler, latents, timesteps, step)
         if on_step is not None:
             on_step(step + 1, total, latents)
     return latents

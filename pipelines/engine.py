@@ -13,19 +13,21 @@ from PIL import Image
 from hub import HubAccess
 from pipelines.architectures import check_fits, union_type
 from pipelines.cancel import CancelToken, JobTimedOut
+from pipelines.canvas import Canvas, make_canvas
 from pipelines.control_maps import fit_map
 from pipelines.controlnets import ControlNetStore, load_controlnet
 from pipelines.decode import decode_latents
-from pipelines.denoise import GenerationError, JobCancelled, PreparedUnit, Row, denoise
+from pipelines.denoise import GenerationError, JobCancelled, PreparedUnit, Row
+from pipelines.img2img import encode_canvas
 from pipelines.infotext import build_infotext
 from pipelines.limits import DEFAULT_LIMITS, Limits
 from pipelines.loading import BaseModel, load_base, move, resolve_device
 from pipelines.memory import free_memory, return_heap
 from pipelines.offload import ModelOffload
 from pipelines.outputs import OutputWriter, with_parameters
+from pipelines.passes import Passes, run_passes
 from pipelines.prompts import encode_prompts
 from pipelines.requests import ControlUnit, GenerationRequest, GenerationResult, check_matrix_budget, validate_request
-from pipelines.samplers import build_scheduler
 from pipelines.seeds import batch_key, batch_seeds, concrete_seed, share_random_seed
 from pipelines.speed import DraftMode, PreviewDecoder, optimize_for_cuda, warm_up
 from pipelines.tiny_sdxl import built_in_controlnet
@@ -173,13 +175,14 @@ class Engine:
         log.info("unloaded every ControlNet")
 
     # -- internals --------------------------------------------------------------------------------------
-    def _prepare_unit(self, unit: ControlUnit, width: int, height: int) -> tuple[PreparedUnit, Image.Image, str]:
+    def _prepare_unit(self, unit: ControlUnit, width: int, height: int,
+                      canvas: Canvas | None = None) -> tuple[PreparedUnit, Image.Image, str]:
         from diffusers.image_processor import VaeImageProcessor
 
         if self._map_processor is None:  # the same conversion diffusers' pipeline applies to control images
             self._map_processor = VaeImageProcessor(vae_scale_factor=8, do_convert_rgb=True, do_normalize=False)
         model_id, net = self.controlnets.get(unit.condition, unit.model)
-        fitted = fit_map(unit.image, width, height, unit.resize_mode)
+        fitted = fit_map(canvas.crop_map(unit.image) if canvas else unit.image, width, height, unit.resize_mode)
         tensor = self._map_processor.preprocess(fitted, height=height, width=width).to(self.base.device, torch.float32)
         prepared = PreparedUnit(net, tensor, float(unit.weight), float(unit.guidance_start), float(unit.guidance_end),
                                 unit.control_mode, union_type(net.config, unit.condition))
@@ -224,49 +227,41 @@ class Engine:
         if key not in prompts:
             prompts[key] = encode_prompts(base, request.prompt, request.negative_prompt)
         embeds = prompts[key]
+        canvas = make_canvas(request) if request.img2img else None
+        init = None if canvas is None else encode_canvas(base.vae, canvas, request.denoising_strength,
+                                                         request.masked_content, base.device, base.dtype)
         rows, bookkeeping = [], []
         for cell_request, units, seeds in cells:
-            prepared = [self._prepare_unit(unit, request.width, request.height) for unit in units]
+            prepared = [self._prepare_unit(unit, request.width, request.height, canvas) for unit in units]
+            first = [p[0] for p, unit in zip(prepared, units) if unit.hr_option != "High res only"]
+            hires = None
+            if request.enable_hr:  # sd-webui-controlnet's hr_option: which passes each unit steers
+                hires = [self._prepare_unit(unit, *request.hires_size)[0] for unit in units if unit.hr_option != "Low res only"]
             for seed in seeds:
                 generator = torch.Generator(device="cpu").manual_seed(seed)
-                rows.append(Row(generator, [p[0] for p in prepared], seed))
+                rows.append(Row(generator, first, seed, hires))
             bookkeeping.append((cell_request, prepared, seeds))
+        passes = Passes(base, request, embeds, max(self.matrix_batch, request.batch_size), init)
         with self.draft.active(request.draft):
-            latents = self._denoise_in_batches(request, rows, embeds, on_step, cancel)
-        return bookkeeping, decode_latents(self.base.vae, latents, cancel)
+            latents = run_passes(passes, rows, self._reporter(on_step), (lambda: cancel.cancelled) if cancel else None, cancel)
+        images = decode_latents(self.base.vae, latents, cancel)
+        return bookkeeping, [canvas.finish(image) for image in images] if canvas else images
+
+    def _reporter(self, on_step: StepCallback | None):
+        """The job's steps as StepUpdates, with preview images every `preview_every` steps."""
+        if on_step is None:
+            return None
+
+        def report(step: int, total: int, latents: torch.Tensor) -> None:
+            show = self.preview_every and step % self.preview_every == 0 and step < total
+            on_step(StepUpdate(step, total, self.previews.decode(latents) if show else None))
+
+        return report
 
     def _evict_idle_controlnets(self, cells) -> bool:
         """Resident ControlNets are a cache: when memory runs short, the ones this job does not need go first."""
         needed = {self.controlnets.model_id(unit.condition, unit.model) for _, units, _ in cells for unit in units}
         return self.controlnets.keep_only(needed) > 0
-
-    def _denoise_in_batches(self, request, rows, embeds, on_step, cancel) -> torch.Tensor:
-        base = self.base
-        shape = (base.unet.config.in_channels, request.height // 8, request.width // 8)
-        batch = max(self.matrix_batch, request.batch_size)
-        chunks = [rows[i:i + batch] for i in range(0, len(rows), batch)]
-        outputs = []
-        for number, chunk in enumerate(chunks):
-            scheduler = build_scheduler(request.sampler, base.scheduler_config)
-            scheduler.set_timesteps(request.steps, device=base.device)
-
-            def report(step: int, total: int, latents: torch.Tensor, number: int = number) -> None:
-                if on_step is None:
-                    return
-                previews = None
-                if self.preview_every and step % self.preview_every == 0 and step < total:
-                    previews = self.previews.decode(latents)
-                on_step(StepUpdate(number * total + step, total * len(chunks), previews))
-
-            with torch.inference_mode():
-                outputs.append(denoise(
-                    base.unet, scheduler, chunk, embeds, float(request.cfg_scale), shape, base.device, base.dtype,
-                    on_step=report, cancelled=(lambda: cancel.cancelled) if cancel else None,
-                ))
-        latents = torch.cat(outputs)
-        if torch.isnan(latents).any():
-            raise GenerationError("The model produced invalid values (NaN) while denoising; try another sampler, seed or CFG scale.")
-        return latents
 
     def _results(self, bookkeeping, images: list[Image.Image], save: bool = True) -> list[GenerationResult]:
         results, cursor = [], 0

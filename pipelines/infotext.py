@@ -84,10 +84,16 @@ def _written(obj: object, cls: type) -> list[tuple[str, str]]:
     pairs = []
     for key, items in _groups(cls):
         values = [getattr(obj, item.name) for item in items]
-        if all(item.setting.omit_default and value == item.default for item, value in zip(items, values)):
+        if all(value == item.default and (item.setting.omit_default or not _applies(obj, item))
+               for item, value in zip(items, values)):
             continue
         pairs.append((key, "x".join(_format(item, value) for item, value in zip(items, values))))
     return pairs
+
+
+def _applies(obj: object, item: SchemaField) -> bool:
+    """Whether the request uses this setting (one without a `when` is always used)."""
+    return item.setting.when is None or bool(getattr(obj, item.setting.when))
 
 
 def _read(params: dict[str, str], cls: type) -> dict[str, object]:
@@ -153,6 +159,8 @@ def build_infotext(request: GenerationRequest, model_name: str, architecture: Ar
     used (the caller passes the image's own seed, each unit's loaded model and a union model's control types). SDXL
     images also say `Architecture: SDXL` (A1111 has no such key; SD1.5 infotexts stay exactly as A1111's)."""
     params = _written(request, GenerationRequest)
+    if not request.enable_hr and any(key.startswith("Hires ") for key, _ in params):
+        params.append(("Hires fix", "False"))  # hires settings written at their non-defaults, but hires was off
     size = next(index for index, (key, _) in enumerate(params) if key == "Size")
     params.insert(size + 1, ("Model", model_name))  # where A1111 writes it
     if architecture is not SD15:
@@ -206,6 +214,8 @@ def request_from_infotext(text: str, control_image: Image.Image | None = None) -
     """Rebuild the request an infotext describes; unit maps come from `control_image` (not stored in text)."""
     parsed = parse_infotext(text)
     values = _read(parsed.params, GenerationRequest)
+    if "Hires fix" not in parsed.params and ("Hires upscale" in parsed.params or "Hires resize" in parsed.params):
+        values["enable_hr"] = True  # A1111 says hires fix was on by its settings alone
     if "Sampler" in parsed.params:
         values["sampler"] = _sampler(parsed.params)
     blank = control_image if control_image is not None else Image.new("RGB", (values.get("width", 512), values.get("height", 512)))

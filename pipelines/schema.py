@@ -32,6 +32,10 @@ class Setting:
     high: Bound = None  # for text: the longest allowed
     choices: tuple[str, ...] = ()
     omit_default: bool = False  # A1111 leaves `Batch size: 1` out of the infotext
+    # the request property under which the setting is used (img2img, inpaint, only_masked); at its default it is
+    # written only then (A1111 writes `Denoising strength` on every img2img and never on txt2img)
+    when: str | None = None
+    coded: bool = False  # A1111's API sends this choice as its index into `choices` (a bool for two)
 
 
 def setting(default: Any, infotext: str | None, a1111: str | None, **facts: Any) -> Any:

@@ -6,6 +6,7 @@ import random
 from dataclasses import replace
 
 from pipelines.requests import MAX_SEED, GenerationRequest
+from pipelines.schema import schema_fields
 
 
 def concrete_seed(request: GenerationRequest) -> GenerationRequest:
@@ -23,9 +24,11 @@ def share_random_seed(cells: list[GenerationRequest]) -> list[GenerationRequest]
 
 
 def batch_key(request: GenerationRequest) -> tuple:
-    """What rows of one UNet batch must share: one prompt encoding, one scheduler, one latent size, one CFG scale."""
-    return (request.prompt, request.negative_prompt, request.steps, request.sampler, request.cfg_scale, request.width,
-            request.height, request.draft, request.batch_size)
+    """What rows of one UNet batch must share: every setting but the seed (one prompt encoding, one scheduler, one
+    latent size, one CFG scale, one way of starting from a picture), and the same picture and mask objects (a matrix's
+    cells share them)."""
+    return (*(getattr(request, item.name) for item in schema_fields(GenerationRequest) if item.name != "seed"),
+            id(request.init_image), id(request.mask))
 
 
 def batch_seeds(request: GenerationRequest) -> list[int]:

@@ -26,6 +26,7 @@ from pipelines.requests import (
     RequestError,
     check_budget,
     check_matrix_budget,
+    check_pictures,
     check_settings,
     check_unit_settings,
 )
@@ -140,6 +141,8 @@ class Studio:
     def _checked(self, request: GenerationRequest, cells: int, cancel: CancelToken | None) -> tuple[GenerationRequest, CancelToken]:
         """Everything that can be refused is refused here, before any preprocessor or model work; the job gets its clock."""
         request = check_settings(request, self.limits)
+        request = replace(request, init_image=open_upload(request.init_image), mask=open_upload(request.mask))
+        check_pictures(request)
         check_budget(request, cells, self.limits)
         cancel = cancel or CancelToken()
         cancel.limit_time(self.limits.max_job_seconds)

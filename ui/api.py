@@ -81,11 +81,11 @@ def register_api(studio: Studio, guard: QueueGuard) -> None:
             picture = files.save(studio.control_map(image, **values), f"map-{values['module']}")
             return picture, studio.poses(image, values["module"], values["processor_res"])
 
-    async def generate(image: FileData | None, keep_copy: bool | None, visitor: gr.Request | None,
-                       **values: Any) -> AsyncIterator[tuple[list[dict], dict | None, str] | None]:
+    async def generate(image: FileData | None, init_image: FileData | None, mask: FileData | None, keep_copy: bool | None,
+                       visitor: gr.Request | None, **values: Any) -> AsyncIterator[tuple[list[dict], dict | None, str] | None]:
         with user_errors():
             unit = ControlUnit(image=image, **{name: values.pop(name) for name in UNIT_NAMES})
-            request = GenerationRequest(units=(unit,) if image is not None else (), **values)
+            request = GenerationRequest(units=(unit,) if image is not None else (), init_image=init_image, mask=mask, **values)
 
             def work(cancel: CancelToken) -> tuple[list[dict], dict | None, str]:
                 result = studio.generate(request, cancel=cancel, keep_copy=keep_copy)
@@ -96,11 +96,12 @@ def register_api(studio: Studio, guard: QueueGuard) -> None:
             async for item in _run(work, guard, visitor):
                 yield item
 
-    async def compare(image: FileData | None, modules: list | None, y_axis: str, y_values: str, keep_copy: bool | None,
-                      visitor: gr.Request | None, **values: Any) -> AsyncIterator[tuple[list[dict], list[str], dict] | None]:
+    async def compare(image: FileData | None, modules: list | None, y_axis: str, y_values: str, init_image: FileData | None,
+                      mask: FileData | None, keep_copy: bool | None, visitor: gr.Request | None,
+                      **values: Any) -> AsyncIterator[tuple[list[dict], list[str], dict] | None]:
         with user_errors():
             template = ControlUnit(image=image, **{name: values.pop(name) for name in UNIT_NAMES if name in values})
-            request = GenerationRequest(**values)
+            request = GenerationRequest(init_image=init_image, mask=mask, **values)
             axis = parse_axis(y_axis, y_values, studio.limits)
 
             def work(cancel: CancelToken) -> tuple[list[dict], list[str], dict]:
@@ -147,6 +148,7 @@ def _endpoints(preprocess: Callable, generate: Callable, compare: Callable) -> d
     """The three endpoints with their parameters derived from the schema (see ui/api_signature.py)."""
     file, optional_file = parameter("image", FileData), parameter("image", FileData | None, None)
     keep = parameter("keep_copy", bool | None, None)
+    pictures = [parameter("init_image", FileData | None, None), parameter("mask", FileData | None, None)]
     visitor = parameter("visitor", gr.Request, None)
     prompts = schema_parameters(GenerationRequest, only=("prompt", "negative_prompt"))
     rest = schema_parameters(GenerationRequest, skip=("prompt", "negative_prompt"))
@@ -158,14 +160,16 @@ def _endpoints(preprocess: Callable, generate: Callable, compare: Callable) -> d
             "Run a preprocessor on an image: the control map (PNG), and for OpenPose modules the people found as OpenPose "
             "JSON (`people[].pose_keypoints_2d`, `canvas_width`, `canvas_height`; null for other modules)."),
         "generate": keyword_endpoint(
-            generate, [*prompts, optional_file, *schema_parameters(ControlUnit), *rest, keep, visitor],
+            generate, [*prompts, optional_file, *schema_parameters(ControlUnit), *rest, *pictures, keep, visitor],
             AsyncIterator[tuple[list[FileData], FileData | None, str]], "generate",
-            "Generate with one ControlNet unit (module `none` = the image already is a map). "
+            "Generate with one ControlNet unit (module `none` = the image already is a map). With `init_image`, img2img "
+            "from that picture (`denoising_strength`: 0.6 of 20 steps runs the last 12); with a `mask` as well (white = "
+            "repaint), inpaint (`mask_blur`, `mask_mode`, `masked_content`, `inpaint_area`, `inpaint_padding`). "
             "Returns PNGs with infotext, the map used, the infotext."),
         "compare": keyword_endpoint(
             compare, [prompts[0], optional_file, parameter("modules", list[str | dict[str, Any] | list[str | dict[str, Any]]] | None, None), *prompts[1:], *rest,
                       *schema_parameters(ControlUnit, skip=_PER_CONDITION), parameter("y_axis", str, "none"),
-                      parameter("y_values", str, ""), keep, visitor],
+                      parameter("y_values", str, ""), *pictures, keep, visitor],
             AsyncIterator[tuple[list[FileData], list[str], FileData]], "compare",
             "The XY matrix: each column is a module, `canny + depth_midas` (one multi-ControlNet column), a settings object "
             "(`{\"module\": \"canny\", \"threshold_a\": 50}`; a ready map: `{\"image\": base64, \"condition\": \"depth\"}`) "

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import gradio as gr
@@ -17,6 +17,8 @@ from studio.controlnet_choices import controlnet_choices
 from ui.concurrency import GPU
 from ui.errors import sentence, user_errors
 from ui.generate_results import Shown, done_line, stopped_line
+from ui.hires_panel import hires_panel
+from ui.img2img_panel import img2img_panel
 from ui.pose_editor import wire_pose
 from ui.scratch import Scratch
 from ui.unit_preview import LatestOnly, wire_unit
@@ -87,6 +89,9 @@ def build_generate_tab(studio: Studio, limits) -> GenerateTab:
                 with gr.Column(elem_id="gen-units"):  # shown first (layout.CSS): at 1366x768 the upload was below the fold
                     choices = controlnet_choices(studio.model_roots, studio.controlnet_overrides)
                     units = [unit_controls(index, limits, controlnets=choices) for index in range(limits.max_units)]
+                panel, hires = img2img_panel(limits), hires_panel(limits)
+                settings = replace(settings, **{name: getattr(group, name) for group in (panel, hires)
+                                                for name in group.__dataclass_fields__ if name in settings.__dataclass_fields__})
                 gr.Examples([[prompt_text, str(EXAMPLES / name), own_map, condition]
                              for prompt_text, name, own_map, condition, _ in GENERATE_EXAMPLES],
                             inputs=[prompt, units[0].image, units[0].own_map, units[0].condition],
@@ -99,7 +104,9 @@ def build_generate_tab(studio: Studio, limits) -> GenerateTab:
                                        elem_id="used-maps")
                 infotext = gr.Textbox(label="Generation parameters of the selected image (infotext)", lines=5,
                                       interactive=False, elem_id="infotext")
+                to_img2img = gr.Button("Send the selected image to img2img", size="sm", elem_id="gen-to-img2img")
         last_seed, cancel_state, finished, shown = gr.State(-1), gr.State(None), gr.State(None), gr.State(lambda: Shown())
+        selected = gr.State(0)  # the result image the artist picked (its infotext is shown)
         tickets = [gr.State(LatestOnly) for _ in units]
 
     files = Scratch("studio-maps-")  # each map's download and each pose's export
@@ -145,12 +152,21 @@ def build_generate_tab(studio: Studio, limits) -> GenerateTab:
                       outputs={gallery, used_maps, infotext, last_seed, status, cancel_state, finished, shown},
                       concurrency_id=GPU, concurrency_limit=studio.backend.jobs_at_once, api_visibility="private")
     wire_stop(stop, cancel_state, event, view=(stopped, [status, shown], [status, gallery, used_maps, infotext]))
-    def picked(view: Shown, event: gr.SelectData) -> str:
-        return view.infotext(event.index)
+    def picked(view: Shown, event: gr.SelectData) -> tuple[str, int]:
+        return view.infotext(event.index), event.index
 
-    gallery.select(picked, [shown], infotext, queue=False, api_visibility="private")
+    def to_picture(view: Shown, index: int):
+        """The picked result as img2img's picture (A1111's "Send to img2img"; the settings stay as they are)."""
+        if not view.images:
+            raise sentence("Generate an image first, then pick the one to start from.")
+        return view.images[index if 0 <= index < len(view.images) else 0][0]
+
+    gallery.select(picked, [shown], [infotext, selected], queue=False, api_visibility="private")
+    to_img2img.click(to_picture, [shown, selected], settings.picture, queue=False, api_visibility="private")
     reuse_seed.click(lambda seed: seed, last_seed, settings.seed, queue=False, api_visibility="private")
     random_seed.click(lambda: -1, None, settings.seed, queue=False, api_visibility="private")
+    panel.to_unit.click(lambda edited: _picture_file(edited, files), panel.picture, units[0].image, queue=False,
+                        api_visibility="private")
     match_aspect.click(_match_aspect, [units[0].image, settings.width, settings.height], [settings.width, settings.height],
                        queue=False, api_visibility="private")
     return GenerateTab(settings=settings, units=units, gallery=gallery, used_maps=used_maps, infotext=infotext,
@@ -170,3 +186,11 @@ def _match_aspect(image_path, width: int, height: int):
         return longest, max(64, round(longest * h / w / 8) * 8)
     return max(64, round(longest * w / h / 8) * 8), longest
 
+
+
+def _picture_file(edited: dict | None, files: Scratch) -> str:
+    """The img2img picture as unit 0's control image (an upload path, as the unit's image takes)."""
+    background = (edited or {}).get("background")
+    if background is None:
+        raise sentence("Upload a picture in the img2img panel first.")
+    return str(files.save_png(background.convert("RGB"), "img2img-picture"))

@@ -46,7 +46,10 @@ def build_history_tab(studio: Studio, generate: GenerateTab, tabs: gr.Tabs, comp
             with gr.Column(scale=1):
                 chosen_text = gr.Textbox(label="Infotext", lines=6, interactive=False, elem_id="history-infotext")
                 chosen_map = gr.Image(label="Map used", format="png", interactive=False, height=220)
-                send = gr.Button("Send to Generate", elem_id="history-send")
+                with gr.Row():
+                    send = gr.Button("Send to Generate", elem_id="history-send")
+                    to_img2img = gr.Button("Send to img2img", elem_id="history-to-img2img")
+                chosen_image = gr.State(None)
         gr.Markdown("### PNG info\nDrop any PNG made by this app or by AUTOMATIC1111 to read its parameters.")
         with gr.Row():
             upload = gr.File(label="PNG", file_types=["image"], type="filepath", elem_id="pnginfo-file")
@@ -67,7 +70,13 @@ def build_history_tab(studio: Studio, generate: GenerateTab, tabs: gr.Tabs, comp
 
     def select(history: list, event: gr.SelectData):
         entry = history[event.index]
-        return entry.infotext, entry.map
+        return entry.infotext, entry.map, entry.image
+
+    def send_to_img2img(text: str, image):
+        """The picture into Generate's img2img panel, with the settings that made it (A1111's "Send to img2img")."""
+        if image is None:
+            raise sentence("Pick an image first.")
+        return {**send_back(text), generate.settings.picture: image}
 
     def send_back(text: str):
         if not text:
@@ -81,8 +90,11 @@ def build_history_tab(studio: Studio, generate: GenerateTab, tabs: gr.Tabs, comp
 
     for finished in (generate.finished, compared):
         finished.change(remember, [finished, entries], [entries, gallery], queue=False, api_visibility="private")
-    gallery.select(select, entries, [chosen_text, chosen_map], queue=False, api_visibility="private")
+    gallery.select(select, entries, [chosen_text, chosen_map, chosen_image], queue=False, api_visibility="private")
     targets = restore_targets(generate)
+    generate.refresh_previews(to_img2img.click(send_to_img2img, [chosen_text, chosen_image],
+                                               targets | {tabs, generate.settings.picture}, queue=False,
+                                               api_visibility="private"))
     generate.refresh_previews(send.click(send_back, chosen_text, targets | {tabs}, queue=False, api_visibility="private"))
     upload.change(show_info, upload, [info_text, info_fields], queue=False, api_visibility="private")
     generate.refresh_previews(send_info.click(send_back, info_text, targets | {tabs}, queue=False, api_visibility="private"))

@@ -50,6 +50,7 @@ class UnitControls:
     guidance_end: gr.Slider
     control_mode: gr.Radio
     resize_mode: gr.Radio
+    hr_option: gr.Radio
     editor: gr.ImageEditor  # the map: the preprocessor's, painted on or posed by the artist
     edited_from: gr.State  # the unit's MapEdit: what the preprocessor made, so an edit is known and can be reset
     preview_note: gr.Markdown
@@ -151,10 +152,12 @@ def unit_controls(index: int, limits: Limits, default_module: str = "canny",
             guidance_end = schema_slider(UNIT["guidance_end"], limits, 0.01, "Ending control step", f"{eid}-guidance-end")
         control_mode = schema_choices(UNIT["control_mode"], "Control mode", f"{eid}-control-mode", radio=True)
         resize_mode = schema_choices(UNIT["resize_mode"], "Resize mode", f"{eid}-resize-mode", radio=True)
+        hr_option = schema_choices(UNIT["hr_option"], "Hires fix passes", f"{eid}-hr-option", radio=True)
     return UnitControls(enabled=enabled, image=image, family=family, module=module, condition=condition, model=model,
                         own_map=own_map, threshold_a=threshold_a, threshold_b=threshold_b, processor_res=processor_res,
                         pixel_perfect=pixel_perfect, weight=weight, guidance_start=guidance_start, guidance_end=guidance_end,
-                        control_mode=control_mode, resize_mode=resize_mode, editor=editor, edited_from=edited_from,
+                        control_mode=control_mode, resize_mode=resize_mode, hr_option=hr_option, editor=editor,
+                        edited_from=edited_from,
                         preview_note=preview_note, preprocessor_row=preprocessor_row, reset=reset, to_compare=to_compare,
                         ask=ask, use_new=use_new, keep_edit=keep_edit, pose=pose)
 
@@ -173,14 +176,35 @@ class SettingsControls:
     height: gr.Slider
     batch_size: gr.Slider
     draft: gr.Checkbox
+    # img2img / inpaint (Generate's panel; None where a tab has none, which then runs the schema's defaults)
+    picture: gr.ImageEditor | None = None
+    mask_upload: gr.Image | None = None
+    denoising_strength: gr.Slider | None = None
+    init_resize_mode: gr.Radio | None = None
+    mask_blur: gr.Slider | None = None
+    mask_mode: gr.Radio | None = None
+    masked_content: gr.Radio | None = None
+    inpaint_area: gr.Radio | None = None
+    inpaint_padding: gr.Slider | None = None
+    enable_hr: gr.Checkbox | None = None  # hires fix (Generate's panel)
+    hr_upscaler: gr.Dropdown | None = None
+    hr_scale: gr.Slider | None = None
+    hr_second_pass_steps: gr.Slider | None = None
+    hr_resize_x: gr.Slider | None = None
+    hr_resize_y: gr.Slider | None = None
 
     def inputs(self) -> set:
-        return set(self.__dict__.values())
+        return {control for control in self.__dict__.values() if control is not None}
 
     def read(self, data: dict, units: tuple[ControlUnit, ...] = ()) -> GenerationRequest:
-        values = {item.name: data[getattr(self, item.name)] for item in REQUEST_FIELDS}
+        from ui.img2img_panel import read_pictures
+
+        values = {item.name: item.default if getattr(self, item.name) is None else data[getattr(self, item.name)]
+                  for item in REQUEST_FIELDS}
         if values["seed"] is None:  # an emptied seed box means random, as -1 does
             values["seed"] = -1
+        if self.picture is not None:
+            values["init_image"], values["mask"] = read_pictures(data[self.picture], data[self.mask_upload])
         return GenerationRequest(units=units, **values)
 
 

@@ -70,7 +70,7 @@ def test_a_disabled_unit_is_skipped_and_save_detected_map_false_sends_no_map(ope
 
 
 REFUSED = {
-    "hires fix on": ({**BASE, "enable_hr": True}, "enable_hr"),
+    "a hires sampler of its own": ({**BASE, "enable_hr": True, "hr_sampler_name": "DDIM"}, "hr_sampler_name"),
     "face restoration on": ({**BASE, "restore_faces": True}, "restore_faces"),
     "an unknown field with a value": ({**BASE, "magic": 3}, "magic"),
     "a step count over the limit": ({**BASE, "steps": 100000}, None),
@@ -101,9 +101,9 @@ def test_what_cannot_be_honoured_is_refused_by_name(open_api, payload, field):
         assert field.split(" ")[-1].split(".")[-1] in body["detail"]
 
 
-def test_img2img_and_bad_json_get_sentences_not_500s(open_api):
-    img2img = _post(open_api, {"init_images": [RAW], "prompt": "x"}, "sdapi/v1/img2img")
-    assert img2img.status_code == 422 and "img2img is not available" in img2img.json()["detail"]
+def test_img2img_without_a_picture_and_bad_json_get_sentences_not_500s(open_api):
+    img2img = _post(open_api, {"prompt": "x"}, "sdapi/v1/img2img")
+    assert img2img.status_code == 422 and "init_images must be a list" in img2img.json()["detail"]
     garbled = httpx.post(open_api.url + "sdapi/v1/txt2img", content=b"{not json", timeout=30)
     assert garbled.status_code == 422 and garbled.json()["detail"] == "The request body is not valid JSON."
     listed = httpx.post(open_api.url + "sdapi/v1/txt2img", content=json.dumps([1, 2]), timeout=30)

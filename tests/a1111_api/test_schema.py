@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from a1111_api.controlnet import controlnet_models
-from a1111_api.txt2img import parse_txt2img
+from a1111_api.img2img import parse_img2img
+from a1111_api.txt2img import PICTURE_WHENS, parse_txt2img
 from pipelines.limits import DEFAULT_LIMITS
 from pipelines.requests import ControlUnit, GenerationRequest
 from pipelines.schema import schema_fields
@@ -20,15 +21,26 @@ NAMED = [pytest.param(GenerationRequest, item, id=item.name) for item in schema_
 
 @pytest.mark.parametrize("cls, item", NAMED)
 def test_each_a1111_key_sets_its_field(cls, item):
+    """txt2img's keys through /txt2img (hires fix's with enable_hr on, as A1111 reads them only then); the keys of
+    starting from a picture through /img2img, with a mask; coded choices sent as A1111's numbers."""
     value = other_value(item)
+    sent = item.setting.choices.index(value) if item.setting.coded else value
+    if item.setting.coded and len(item.setting.choices) == 2:
+        sent = bool(sent)  # inpaint_full_res is a bool in A1111's API
     unit = {"image": png_b64(drawing()), "module": "canny"}
     payload = {"prompt": "p", "width": 64, "height": 64}
     if cls is ControlUnit:
         unit[item.setting.a1111] = value
     else:
-        payload[item.setting.a1111] = value
+        payload[item.setting.a1111] = sent
     payload["alwayson_scripts"] = {"controlnet": {"args": [unit]}}
-    parsed = parse_txt2img(payload, controlnet_models({}), DEFAULT_LIMITS, lambda settings: None)
+    parse = parse_txt2img
+    if item.setting.when in PICTURE_WHENS or item.name == "denoising_strength":
+        parse = parse_img2img
+        payload.update(init_images=[png_b64(drawing())], mask=png_b64(drawing()))
+    elif item.setting.when == "enable_hr":
+        payload["enable_hr"] = True
+    parsed = parse(payload, controlnet_models({}), DEFAULT_LIMITS, lambda settings: None)
     target = parsed.request.units[0] if cls is ControlUnit else parsed.request
     assert getattr(target, item.name) == value
 
