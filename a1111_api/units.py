@@ -18,9 +18,9 @@ UNIT_KEYS = {item.setting.a1111: item.name for item in schema_fields(ControlUnit
 LEGACY_RESIZE = {"Scale to Fit (Inner Fit)": "Crop and Resize", "Envelope (Outer Fit)": "Resize and Fill"}
 ALIASES = {"input_image": "image", "lowvram": "low_vram"}
 _HASH = re.compile(r"\s*\[[0-9a-fA-F]{8,}\]$")
-# extension fields with no effect here at these values (no hires pass, no batch folders, no masks, no IP-Adapter)
+# extension fields with no effect here at these values (no batch folders, no per-unit masks, no IP-Adapter)
 UNIT_NO_OPS = {
-    "low_vram": ANY, "hr_option": ANY, "is_ui": ANY, "input_mode": ("simple", "", None), "batch_images": ("", None, []),
+    "low_vram": ANY, "is_ui": ANY, "input_mode": ("simple", "", None), "batch_images": ("", None, []),
     "mask": (None, ""), "mask_image": (None, ""), "effective_region_mask": (None, ""), "advanced_weighting": (None,),
     "use_preview_as_input": (False, None), "generated_image": (None, ""), "union_control_type": ("Unknown", "", None),
     "ipadapter_input": (None,), "animatediff_batch": (False, None), "batch_modifiers": ([], None),
@@ -88,15 +88,15 @@ def parse_units(args: list, models: dict[str, tuple[str, str]], picture=None) ->
 
 
 def _image(value: object, where: str):
-    """Raw base64, a data: URL, {"image", "mask"} or [image, mask]; a mask is refused (inpainting is not here)."""
+    """Raw base64, a data: URL, {"image", "mask"} or [image, mask]; a unit's own mask is refused (img2img's is used)."""
     mask = None
     if isinstance(value, dict):
         value, mask = value.get("image"), value.get("mask")
     elif isinstance(value, (list, tuple)) and len(value) == 2:
         value, mask = value
     if not empty(mask):
-        raise refuse(f"{where} mask", f"{where} has a mask, but inpainting with ControlNet is not available here; "
-                                      "send the image alone.")
+        raise refuse(f"{where} mask", f"{where} has a mask of its own, which this server does not take; send the image "
+                                      "alone, and the mask as /sdapi/v1/img2img's mask (inpaint_only marks it for the unit).")
     return decode_image(value, f"{where} image")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 from PIL import Image, ImageOps
 
 from pipelines.control_maps import fit_map
@@ -80,3 +81,11 @@ def make_canvas(request: GenerationRequest) -> Canvas:
     if request.masked_content == "fill":
         image = _fill(image, mask)
     return Canvas(image=image, mask=mask, original=picture, overlay=overlay, crop=crop)
+
+
+def mark_masked(control: torch.Tensor, mask: Image.Image, union: bool) -> torch.Tensor:
+    """The inpaint ControlNet's input: the picture with the pixels to repaint marked, -1 for SD1.5's v1.1 inpaint model
+    (A1111's inpaint_only, diffusers' make_inpaint_condition) and black for the union model's repaint type (xinsir's
+    and diffusers' example); the mask is binarised at half, as theirs."""
+    masked = torch.from_numpy(np.asarray(mask.convert("L").resize((control.shape[-1], control.shape[-2]))) >= 128)
+    return control.masked_fill(masked.to(control.device)[None, None], 0.0 if union else -1.0)

@@ -13,7 +13,7 @@ from PIL import Image
 from hub import HubAccess
 from pipelines.architectures import check_fits, union_type
 from pipelines.cancel import CancelToken, JobTimedOut
-from pipelines.canvas import Canvas, make_canvas
+from pipelines.canvas import Canvas, make_canvas, mark_masked
 from pipelines.control_maps import fit_map
 from pipelines.controlnets import ControlNetStore, load_controlnet
 from pipelines.decode import decode_latents
@@ -184,8 +184,11 @@ class Engine:
         model_id, net = self.controlnets.get(unit.condition, unit.model)
         fitted = fit_map(canvas.crop_map(unit.image) if canvas else unit.image, width, height, unit.resize_mode)
         tensor = self._map_processor.preprocess(fitted, height=height, width=width).to(self.base.device, torch.float32)
+        control_type = union_type(net.config, unit.condition)
+        if unit.condition == "inpaint" and canvas is not None and canvas.mask is not None:
+            tensor = mark_masked(tensor, canvas.mask, union=control_type is not None)
         prepared = PreparedUnit(net, tensor, float(unit.weight), float(unit.guidance_start), float(unit.guidance_end),
-                                unit.control_mode, union_type(net.config, unit.condition))
+                                unit.control_mode, control_type)
         return prepared, fitted, model_id
 
     def _run(self, request: GenerationRequest, cells, on_step, cancel, save: bool = True,

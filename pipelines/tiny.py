@@ -17,7 +17,7 @@ UNTRAINED_NOTICE = (
     "Start the app with --model stable-diffusion-v1-5/stable-diffusion-v1-5 (or a local checkpoint) for real pictures."
 )
 BUILT_IN_MODELS = ("tiny", "tiny-sdxl")  # the untrained ones: every place that shows the model says so
-TINY_CONDITIONS = ("canny", "lineart", "lineart_anime", "softedge", "openpose", "depth", "normal")
+TINY_CONDITIONS = ("canny", "lineart", "lineart_anime", "softedge", "openpose", "depth", "normal", "tile", "inpaint")
 SD15_SCHEDULER_CONFIG = {
     "_class_name": "PNDMScheduler",
     "beta_end": 0.012,

@@ -87,6 +87,15 @@ def _none(detector, image, res, a, b, **options) -> Image.Image:
     return image
 
 
+def _tile_resample(detector, image, res, a, b, **options) -> Image.Image:
+    """The picture at the processor resolution, scaled down by the rate (area averaging, as A1111's INTER_AREA)."""
+    picture = image.resize(short_side_size(image.size, res), Image.Resampling.LANCZOS)
+    if a < 1.1:  # A1111 leaves the picture as it is below 1.1
+        return picture
+    small = (max(1, int(picture.width / a)), max(1, int(picture.height / a)))
+    return picture.resize(small, Image.Resampling.BOX)
+
+
 def _invert(detector, image, res, a, b, **options) -> Image.Image:
     return ImageOps.invert(image.convert("RGB"))
 
@@ -111,4 +120,5 @@ ADAPTERS: dict[str, Adapter] = {
     "depth_anything": Adapter(_depth_anything_load, _depth_anything),
     "none": Adapter(_no_weights(lambda: None), _none),
     "invert": Adapter(_no_weights(lambda: None), _invert),
+    "tile_resample": Adapter(_no_weights(lambda: None), _tile_resample),
 }

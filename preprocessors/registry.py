@@ -7,7 +7,10 @@ from dataclasses import dataclass
 ANNOTATORS = "lllyasviel/Annotators"
 DEPTH_ANYTHING = "depth-anything/Depth-Anything-V2-Small-hf"
 TEED_REPO = "fal-ai/teed"
-FAMILIES = ("Canny", "Line_Art", "Soft_Edge", "Pose", "Depth", "Normal", "Other")
+# the conditions a map is detected for (what Compare puts side by side by default); Tile and Inpaint read the picture
+# itself, for img2img and inpaint
+MAP_FAMILIES = ("Canny", "Line_Art", "Soft_Edge", "Pose", "Depth", "Normal")
+FAMILIES = (*MAP_FAMILIES, "Tile", "Inpaint", "Other")
 
 
 class PreprocessorError(ValueError):
@@ -96,6 +99,11 @@ SPECS: tuple[PreprocessorSpec, ...] = (
                      weights=WeightSpec(ANNOTATORS, ("ZoeD_M12_N.pt",), 1443.0)),
     PreprocessorSpec("normal_bae", "Normal", "Normal (BAE)", "normal", "normal_bae",
                      weights=WeightSpec(ANNOTATORS, ("scannet.pt",), 291.9)),
+    # the tile ControlNet reads the picture itself, made coarser so the model adds the detail back (A1111's tile_resample)
+    PreprocessorSpec("tile_resample", "Tile", "Tile (resample: the picture, scaled down)", "tile", "tile_resample",
+                     ParamSpec("Down sampling rate", 1.0, 1.0, 8.0, 0.01)),
+    # the inpaint ControlNet reads the picture; the engine marks the img2img mask's pixels in it (A1111's inpaint_only)
+    PreprocessorSpec("inpaint_only", "Inpaint", "Inpaint (the picture; the mask is marked in it)", "inpaint", "none"),
     PreprocessorSpec("none", "Other", "None (the upload is already a map)", None, "none"),
     # Inverted drawings are line art by default (as in A1111); the unit's ControlNet choice can override it.
     PreprocessorSpec("invert", "Other", "Invert (black lines on white → white on black)", "lineart", "invert"),

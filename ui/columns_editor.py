@@ -11,7 +11,7 @@ import gradio as gr
 
 from pipelines.controlnets import CONDITIONS
 from pipelines.requests import RequestError
-from preprocessors import families
+from preprocessors import MAP_FAMILIES, families
 from studio import Studio
 from studio.columns import parse_columns
 from studio.readiness import column_readiness
@@ -26,8 +26,8 @@ _OWN_MAP = re.compile(r"^own map (\d+) \((\w+)\)$")
 
 
 def default_conditions() -> list[str]:
-    """The default variant of each of the six families (the first one the registry lists)."""
-    return [names[0] for family, names in families().items() if family != "Other"]
+    """The default variant of each of the six map families (the first one the registry lists)."""
+    return [names[0] for family, names in families().items() if family in MAP_FAMILIES]
 
 
 def all_conditions() -> list[str]:

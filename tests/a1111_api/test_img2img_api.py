@@ -29,8 +29,8 @@ def test_img2img_with_a_mask_and_two_units_repaints_only_the_mask(webui):
 
     canny = webuiapi.ControlNetUnit(image=drawing(), module="canny", model="control_v11p_sd15_canny [d14c016b]",
                                     processor_res=64, threshold_a=100, threshold_b=200)
-    from_picture = webuiapi.ControlNetUnit(module="depth_midas", model="control_v11f1p_sd15_depth", processor_res=64,
-                                           weight=0.5)
+    from_picture = webuiapi.ControlNetUnit(module="lineart_standard", model="control_v11p_sd15_lineart", processor_res=64,
+                                           threshold_a=6, threshold_b=8, weight=0.5)
     assert from_picture.image is None  # no image of its own: the unit takes the img2img picture
     job = dict(images=[_picture()], mask_image=_mask(), denoising_strength=0.8, mask_blur=2, inpainting_fill=1,
                inpaint_full_res=False, prompt="a ripe apple", seed=5, width=64, height=64, steps=4,

@@ -81,6 +81,20 @@ def test_a_replica_makes_the_same_pixels_and_streams_its_steps(ray_backend, loca
     assert np.array_equal(_pixels(remote.images[0]), _pixels(local.images[0]))
 
 
+def test_inpaint_and_hires_fix_on_a_replica_make_the_in_process_pixels(ray_backend, local_engine):
+    from dataclasses import replace
+
+    mask = Image.new("L", (64, 64), 0)
+    mask.paste(255, (16, 16, 48, 40))
+    jobs = [replace(_request(21), init_image=_map().rotate(90), mask=mask, denoising_strength=0.7),
+            replace(_request(22), enable_hr=True, hr_scale=1.5, denoising_strength=0.5)]
+    for job in jobs:
+        remote, local = ray_backend.generate(job, save=False), local_engine.generate(job, save=False)
+        assert remote.infotexts == local.infotexts
+        assert np.array_equal(_pixels(remote.images[0]), _pixels(local.images[0]))
+    assert remote.images[0].size == (96, 96)
+
+
 def test_four_concurrent_callers_each_get_their_sequential_twin_on_both_replicas(ray_backend, local_engine):
     results: dict[int, object] = {}
     callers = [threading.Thread(target=lambda seed=seed: results.__setitem__(seed, ray_backend.generate(_request(seed), save=False)))

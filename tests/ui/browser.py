@@ -42,6 +42,18 @@ def set_number(page, elem_id: str, value) -> None:
     box.press("Enter")
 
 
+def generate_and_wait(page, prompt: str, width: int, height: int, steps: int, seed: int) -> None:
+    """Generate one image with these settings and wait (bounded) for the status to say Done."""
+    page.locator("#gen-prompt textarea").fill(prompt)
+    for elem_id, value in (("gen-steps", steps), ("gen-width", width), ("gen-height", height), ("gen-seed", seed),
+                           ("gen-batch", 1), ("gen-batch-count", 1)):
+        set_number(page, elem_id, value)
+    page.locator("#generate-button").click()
+    page.wait_for_function("() => !document.querySelector('#generate-status')?.innerText.startsWith('Done')")
+    page.wait_for_function("() => document.querySelector('#generate-status')?.innerText.startsWith('Done')",
+                           timeout=TIMEOUT_MS)
+
+
 def image_src(page, selector: str) -> str:
     return page.locator(f"{selector} img").first.get_attribute("src") or ""
 

@@ -9,11 +9,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.ui.browser import SHOTS, TIMEOUT_MS, download, set_number, tick
+from tests.ui.browser import SHOTS, download, generate_and_wait, set_number, tick
 
 pytestmark = pytest.mark.browser
 
-DONE = "() => document.querySelector('#generate-status')?.innerText.startsWith('Done')"
 WIDTH, HEIGHT = 256, 192
 
 
@@ -55,13 +54,7 @@ def test_paint_a_mask_inpaint_and_the_rest_of_the_picture_is_unchanged(page, pic
     set_number(page, "img2img-mask-blur", 4)
     page.locator("#img2img-panel").screenshot(path=str(SHOTS / "inpaint-panel.png"))
 
-    page.locator("#gen-prompt textarea").fill("a bright red ribbon")
-    for elem_id, value in (("gen-steps", 3), ("gen-width", WIDTH), ("gen-height", HEIGHT), ("gen-seed", 8),
-                           ("gen-batch", 1), ("gen-batch-count", 1)):
-        set_number(page, elem_id, value)
-    page.locator("#generate-button").click()
-    page.wait_for_function("() => !document.querySelector('#generate-status')?.innerText.startsWith('Done')")
-    page.wait_for_function(DONE, timeout=TIMEOUT_MS)
+    generate_and_wait(page, "a bright red ribbon", WIDTH, HEIGHT, steps=3, seed=8)
     result = np.asarray(download(page.url, page.locator("#results-gallery img").first.get_attribute("src")).convert("RGB"),
                         dtype=np.int16)
     original = np.asarray(Image.open(picture_path).convert("RGB"), dtype=np.int16)

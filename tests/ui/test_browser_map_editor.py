@@ -11,24 +11,17 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.ui.browser import SHOTS, TIMEOUT_MS, choose, download, set_number, wait_map
+from tests.ui.browser import SHOTS, TIMEOUT_MS, choose, download, generate_and_wait, set_number, wait_map
 
 pytestmark = pytest.mark.browser
 
 FIXTURES = Path(__file__).resolve().parents[1] / "preprocessors" / "fixtures"
-DONE = "() => document.querySelector('#generate-status')?.innerText.startsWith('Done')"
 RIGHT_WRIST_COLOUR = (170, 255, 0)  # controlnet-aux's colour for OpenPose point 4
 
 
 def _generate(page, width: int, height: int) -> tuple[Image.Image, str]:
     """Generate at this size; the map the unit used (from the Maps used gallery) and the infotext."""
-    page.locator("#gen-prompt textarea").fill("a dancer on a stage")
-    for elem_id, value in (("gen-steps", 2), ("gen-width", width), ("gen-height", height), ("gen-seed", 3),
-                           ("gen-batch", 1), ("gen-batch-count", 1)):
-        set_number(page, elem_id, value)
-    page.locator("#generate-button").click()
-    page.wait_for_function("() => !document.querySelector('#generate-status')?.innerText.startsWith('Done')")
-    page.wait_for_function(DONE, timeout=TIMEOUT_MS)
+    generate_and_wait(page, "a dancer on a stage", width, height, steps=2, seed=3)
     src = page.locator("#used-maps img").first.get_attribute("src")
     return download(page.url, src).convert("RGB"), page.locator("#infotext textarea").input_value()
 
