@@ -110,7 +110,7 @@ def test_the_page_adapts_to_sdxl_sizes_controlnets_and_models_tab(xl_app):
         page.wait_for_function("() => document.querySelector('#models-controlnets')?.innerText"
                                ".includes('controlnet-union-sdxl-1.0')")
         text = table.inner_text()
-        assert text.count("xinsir/controlnet-union-sdxl-1.0") == 7, text  # every condition, one model
+        assert text.count("xinsir/controlnet-union-sdxl-1.0") == len(UNION_TYPES), text  # every condition, one model
         assert "cannot run" not in text and "sd15" not in text  # built in, or in memory after the jobs above
         assert shown(page, "gen-width", "number") == 1024
 
