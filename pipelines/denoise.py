@@ -38,6 +38,8 @@ class PreparedUnit:
     end: float
     control_mode: str
     control_type: int | None = None  # a union ControlNet's task for this unit's condition
+    # steers the prompt's half of CFG only (shuffle's pooled model, as diffusers runs global_pool_conditions)
+    cond_only: bool = False
 
 
 @dataclass
@@ -85,7 +87,7 @@ def _control_residuals(rows, latent_input, embeds, added, t, step, total):
     for index, row in enumerate(rows):
         for unit in row.units:
             if _keep(step, total, unit):
-                cond_only = unit.control_mode == "ControlNet is more important"
+                cond_only = unit.cond_only or unit.control_mode == "ControlNet is more important"
                 groups.setdefault((id(unit.net), cond_only, unit.control_type), []).append((index, unit))
     down, mid = None, None
     for (_, cond_only, control_type), members in groups.items():

@@ -188,7 +188,7 @@ class Engine:
         if unit.condition == "inpaint" and canvas is not None and canvas.mask is not None:
             tensor = mark_masked(tensor, canvas.mask, union=control_type is not None)
         prepared = PreparedUnit(net, tensor, float(unit.weight), float(unit.guidance_start), float(unit.guidance_end),
-                                unit.control_mode, control_type)
+                                unit.control_mode, control_type, bool(net.config.get("global_pool_conditions")))
         return prepared, fitted, model_id
 
     def _run(self, request: GenerationRequest, cells, on_step, cancel, save: bool = True,

@@ -17,7 +17,8 @@ UNTRAINED_NOTICE = (
     "Start the app with --model stable-diffusion-v1-5/stable-diffusion-v1-5 (or a local checkpoint) for real pictures."
 )
 BUILT_IN_MODELS = ("tiny", "tiny-sdxl")  # the untrained ones: every place that shows the model says so
-TINY_CONDITIONS = ("canny", "lineart", "lineart_anime", "softedge", "openpose", "depth", "normal", "tile", "inpaint")
+TINY_CONDITIONS = ("canny", "lineart", "lineart_anime", "softedge", "openpose", "depth", "normal", "tile", "inpaint",
+                   "scribble", "shuffle")
 SD15_SCHEDULER_CONFIG = {
     "_class_name": "PNDMScheduler",
     "beta_end": 0.012,
@@ -102,7 +103,9 @@ def build_controlnet(condition: str):
     from diffusers import ControlNetModel
 
     torch.manual_seed(1 + TINY_CONDITIONS.index(condition) if condition in TINY_CONDITIONS else 99)
-    net = ControlNetModel(conditioning_embedding_out_channels=(8, 16, 16, 32), **_unet_kwargs())
+    # shuffle's v1.1 model pools its residuals over the picture (global_pool_conditions), as the tiny one does
+    net = ControlNetModel(conditioning_embedding_out_channels=(8, 16, 16, 32), global_pool_conditions=condition == "shuffle",
+                          **_unet_kwargs())
     # Untrained ControlNets have zero-initialised output convolutions; make them non-zero so control has an effect.
     with torch.no_grad():
         for block in [*net.controlnet_down_blocks, net.controlnet_mid_block]:

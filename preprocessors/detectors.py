@@ -96,6 +96,18 @@ def _tile_resample(detector, image, res, a, b, **options) -> Image.Image:
     return picture.resize(small, Image.Resampling.BOX)
 
 
+def _xdog(detector, image, res, a, b, **options) -> Image.Image:
+    from preprocessors.handmade import xdog_scribble
+
+    return xdog_scribble(image, res, a)
+
+
+def _shuffle(detector, image, res, a, b, **options) -> Image.Image:
+    from preprocessors.handmade import content_shuffle
+
+    return content_shuffle(image, res, int(a))
+
+
 def _invert(detector, image, res, a, b, **options) -> Image.Image:
     return ImageOps.invert(image.convert("RGB"))
 
@@ -121,4 +133,6 @@ ADAPTERS: dict[str, Adapter] = {
     "none": Adapter(_no_weights(lambda: None), _none),
     "invert": Adapter(_no_weights(lambda: None), _invert),
     "tile_resample": Adapter(_no_weights(lambda: None), _tile_resample),
+    "xdog": Adapter(_no_weights(lambda: None), _xdog),
+    "shuffle": Adapter(_no_weights(lambda: None), _shuffle),
 }

@@ -10,7 +10,7 @@ TEED_REPO = "fal-ai/teed"
 # the conditions a map is detected for (what Compare puts side by side by default); Tile and Inpaint read the picture
 # itself, for img2img and inpaint
 MAP_FAMILIES = ("Canny", "Line_Art", "Soft_Edge", "Pose", "Depth", "Normal")
-FAMILIES = (*MAP_FAMILIES, "Tile", "Inpaint", "Other")
+FAMILIES = (*MAP_FAMILIES, "Scribble", "Shuffle", "Tile", "Inpaint", "Other")
 
 
 class PreprocessorError(ValueError):
@@ -99,6 +99,15 @@ SPECS: tuple[PreprocessorSpec, ...] = (
                      weights=WeightSpec(ANNOTATORS, ("ZoeD_M12_N.pt",), 1443.0)),
     PreprocessorSpec("normal_bae", "Normal", "Normal (BAE)", "normal", "normal_bae",
                      weights=WeightSpec(ANNOTATORS, ("scannet.pt",), 291.9)),
+    PreprocessorSpec("scribble_xdog", "Scribble", "Scribble (XDoG, no weights)", "scribble", "xdog",
+                     ParamSpec("XDoG threshold", 32, 1, 64, 1)),
+    PreprocessorSpec("scribble_hed", "Scribble", "Scribble (HED)", "scribble", "hed", weights=_HED,
+                     options=(("scribble", True),)),
+    PreprocessorSpec("scribble_pidinet", "Scribble", "Scribble (PiDiNet)", "scribble", "pidinet", weights=_PIDI,
+                     options=(("scribble", True), ("safe", True))),
+    # the reference's colours and style with its structure destroyed; the seed makes the same shuffle again
+    PreprocessorSpec("shuffle", "Shuffle", "Shuffle (content shuffle)", "shuffle", "shuffle",
+                     ParamSpec("Shuffle seed", 0, 0, 999_999, 1)),
     # the tile ControlNet reads the picture itself, made coarser so the model adds the detail back (A1111's tile_resample)
     PreprocessorSpec("tile_resample", "Tile", "Tile (resample: the picture, scaled down)", "tile", "tile_resample",
                      ParamSpec("Down sampling rate", 1.0, 1.0, 8.0, 0.01)),

@@ -60,3 +60,13 @@ def test_control_actually_steers_the_image(engine, control_image):
     with_control = engine.generate(request).images[0]
     without = engine.generate(with_unit(request, weight=0.0)).images[0]
     assert pixel_diff(with_control, without) > 2 / 255
+
+
+def test_the_pooled_shuffle_controlnet_steers_only_the_prompts_half_as_diffusers_runs_it(engine, control_image):
+    """Shuffle's v1.1 model has global_pool_conditions: diffusers then feeds it the conditional half only (guess mode
+    without its soft scales) and the model averages its residuals over the picture; the engine matches that."""
+    request = make_request(control_image, ("shuffle",), sampler="Euler a")
+    ours = engine.generate(request)
+    _, net = engine.controlnets.get("shuffle")
+    assert net.config.global_pool_conditions
+    assert pixel_diff(ours.images[0], _reference(engine, request, ours.maps, [net])) <= 1 / 255

@@ -45,7 +45,8 @@ def test_every_id_resolves_to_a_consistent_spec():
 def test_family_defaults_come_first():
     grouped = families()
     assert [grouped[f][0] for f in FAMILIES[:-1]] == ["canny", "lineart_realistic", "softedge_pidinet", "openpose_full",
-                                                       "depth_midas", "normal_bae", "tile_resample", "inpaint_only"]
+                                                       "depth_midas", "normal_bae", "scribble_xdog", "shuffle",
+                                                       "tile_resample", "inpaint_only"]
 
 
 def test_unknown_names_and_bad_parameters_are_sentences():
