@@ -117,9 +117,19 @@ def _control_residuals(rows, latent_input, embeds, added, t, step, total):
         if down is None:
             down = [torch.zeros((2 * count, *r.shape[1:]), dtype=r.dtype, device=r.device) for r in residuals[:-1]]
             mid = torch.zeros((2 * count, *residuals[-1].shape[1:]), dtype=residuals[-1].dtype, device=residuals[-1].device)
-        down = [d.index_add(0, index_tensor, r) for d, r in zip(down, residuals[:-1])]
-        mid = mid.index_add(0, index_tensor, residuals[-1])
+        down = [_add_rows(d, index_tensor, r) for d, r in zip(down, residuals[:-1])]
+        mid = _add_rows(mid, index_tensor, residuals[-1])
     return down, mid
+
+
+def _add_rows(total: torch.Tensor, rows: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
+    """Add a group's residuals into its rows; a pooled model's (1x1, shuffle's) spread over the picture, as the UNet's
+    own addition would broadcast them."""
+    if total.shape[2:] != residual.shape[2:]:
+        size = torch.broadcast_shapes(total.shape[2:], residual.shape[2:])
+        total = total.expand(*total.shape[:2], *size).clone() if total.shape[2:] != size else total
+        residual = residual.expand(*residual.shape[:2], *size)
+    return total.index_add(0, rows, residual)
 
 
 def _seed_brownian_noise(scheduler, latents: torch.Tensor, seeds: list[int]) -> None:

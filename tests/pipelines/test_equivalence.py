@@ -70,3 +70,15 @@ def test_the_pooled_shuffle_controlnet_steers_only_the_prompts_half_as_diffusers
     _, net = engine.controlnets.get("shuffle")
     assert net.config.global_pool_conditions
     assert pixel_diff(ours.images[0], _reference(engine, request, ours.maps, [net])) <= 1 / 255
+
+
+def test_a_shuffle_unit_beside_a_canny_unit_and_in_a_matrix_batch(engine, control_image):
+    """The pooled model's 1x1 residuals are spread over the picture when another unit (or another cell of the same
+    UNet batch) brings full-size ones; each matrix cell equals its own generation."""
+    from dataclasses import replace
+
+    both = make_request(control_image, ("canny", "shuffle"), steps=3)
+    assert engine.generate(both).images[0].size == (64, 64)
+    cells = [replace(both, units=(unit,)) for unit in both.units]
+    for cell, result in zip(cells, engine.matrix(cells)):
+        assert pixel_diff(result.images[0], engine.generate(cell).images[0]) <= 1 / 255
