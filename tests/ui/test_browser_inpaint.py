@@ -70,7 +70,7 @@ def test_paint_a_mask_inpaint_and_the_rest_of_the_picture_is_unchanged(page, pic
     # Send the result to img2img: it becomes the picture, and the painted mask goes with the old picture.
     assert _white(page) > 1000  # the stroke, before
     page.locator("#gen-to-img2img").click()
-    for _ in range(80):  # bounded: until the editor has redrawn without the stroke
+    for _ in range(480):  # bounded (2 min, as the other waits): until the editor has redrawn without the stroke
         if _white(page) < 20:
             break
         page.wait_for_timeout(250)
