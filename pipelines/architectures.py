@@ -11,8 +11,8 @@ SDXL_UNION = "xinsir/controlnet-union-sdxl-1.0"  # its ProMax weights: config_pr
 # lists the same eight): 0 openpose, 1 depth, 2 hed/pidi/scribble/teed, 3 canny/lineart/anime lineart/mlsd, 4 normal,
 # 5 segment, 6 tile, 7 repaint (ProMax only).
 UNION_TYPES: Mapping[str, int] = MappingProxyType({
-    "openpose": 0, "depth": 1, "softedge": 2, "scribble": 2, "canny": 3, "lineart": 3, "lineart_anime": 3, "normal": 4,
-    "tile": 6, "inpaint": 7,
+    "openpose": 0, "depth": 1, "softedge": 2, "scribble": 2, "canny": 3, "lineart": 3, "lineart_anime": 3, "mlsd": 3,
+    "normal": 4, "tile": 6, "inpaint": 7,
 })
 UNION_TYPE_NAMES = ("openpose", "depth", "hed/pidi/scribble/teed", "canny/lineart/anime_lineart/mlsd", "normal",
                     "segment", "tile", "repaint")
@@ -45,6 +45,7 @@ SD15 = Architecture(
         "depth": "lllyasviel/control_v11f1p_sd15_depth",
         "normal": "lllyasviel/control_v11p_sd15_normalbae",
         "scribble": "lllyasviel/control_v11p_sd15_scribble",
+        "mlsd": "lllyasviel/control_v11p_sd15_mlsd",
         "shuffle": "lllyasviel/control_v11e_sd15_shuffle",
         "tile": "lllyasviel/control_v11f1e_sd15_tile",
         "inpaint": "lllyasviel/control_v11p_sd15_inpaint",

@@ -96,6 +96,10 @@ def _tile_resample(detector, image, res, a, b, **options) -> Image.Image:
     return picture.resize(small, Image.Resampling.BOX)
 
 
+def _mlsd(detector, image, res, a, b, **options) -> Image.Image:
+    return detector(image, thr_v=float(a), thr_d=float(b), detect_resolution=res, image_resolution=res, output_type="pil")
+
+
 def _xdog(detector, image, res, a, b, **options) -> Image.Image:
     from preprocessors.handmade import xdog_scribble
 
@@ -134,5 +138,6 @@ ADAPTERS: dict[str, Adapter] = {
     "invert": Adapter(_no_weights(lambda: None), _invert),
     "tile_resample": Adapter(_no_weights(lambda: None), _tile_resample),
     "xdog": Adapter(_no_weights(lambda: None), _xdog),
+    "mlsd": Adapter(_pretrained("mlsd", "MLSDdetector"), _mlsd),
     "shuffle": Adapter(_no_weights(lambda: None), _shuffle),
 }

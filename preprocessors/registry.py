@@ -10,7 +10,7 @@ TEED_REPO = "fal-ai/teed"
 # the conditions a map is detected for (what Compare puts side by side by default); Tile and Inpaint read the picture
 # itself, for img2img and inpaint
 MAP_FAMILIES = ("Canny", "Line_Art", "Soft_Edge", "Pose", "Depth", "Normal")
-FAMILIES = (*MAP_FAMILIES, "Scribble", "Shuffle", "Tile", "Inpaint", "Other")
+FAMILIES = (*MAP_FAMILIES, "Scribble", "MLSD", "Shuffle", "Tile", "Inpaint", "Other")
 
 
 class PreprocessorError(ValueError):
@@ -105,6 +105,9 @@ SPECS: tuple[PreprocessorSpec, ...] = (
                      options=(("scribble", True),)),
     PreprocessorSpec("scribble_pidinet", "Scribble", "Scribble (PiDiNet)", "scribble", "pidinet", weights=_PIDI,
                      options=(("scribble", True), ("safe", True))),
+    PreprocessorSpec("mlsd", "MLSD", "M-LSD (straight lines)", "mlsd", "mlsd", ParamSpec("Value threshold", 0.1, 0.01, 2.0, 0.01),
+                     ParamSpec("Distance threshold", 0.1, 0.01, 20.0, 0.01),
+                     weights=WeightSpec(ANNOTATORS, ("mlsd_large_512_fp32.pth",), 6.3)),
     # the reference's colours and style with its structure destroyed; the seed makes the same shuffle again
     PreprocessorSpec("shuffle", "Shuffle", "Shuffle (content shuffle)", "shuffle", "shuffle",
                      ParamSpec("Shuffle seed", 0, 0, 999_999, 1)),

@@ -21,7 +21,7 @@ from tests.fakehub import add_file, add_folder, snapshot_dir
 TEED = (TEED_REPO, "5_model.pth")
 
 
-BUILD_VERSION = "3: fp16, erika.pth, full-size Depth Anything V2 Small"  # change when the layout changes, so stale caches are rebuilt
+BUILD_VERSION = "4: fp16, erika.pth, full-size Depth Anything V2 Small, M-LSD"  # change when the layout changes, so stale caches are rebuilt
 
 
 def _half(state):
@@ -74,6 +74,10 @@ def _networks() -> dict[str, Callable[[], dict]]:
         from controlnet_aux.open_pose.face import FaceNet
         return FaceNet().state_dict()
 
+    def mlsd():
+        from controlnet_aux.mlsd.models.mbv2_mlsd_large import MobileV2_MLSD_Large
+        return MobileV2_MLSD_Large().state_dict()
+
     def midas():
         from controlnet_aux.midas.midas.dpt_depth import DPTDepthModel
         return DPTDepthModel(path=None, backbone="vitb_rn50_384", non_negative=True).state_dict()
@@ -95,7 +99,8 @@ def _networks() -> dict[str, Callable[[], dict]]:
         return {"model": ZoeDepth.build_from_config(get_config("zoedepth", "infer")).state_dict()}
 
     return {"ControlNetHED.pth": hed, "table5_pidinet.pth": pidinet, "sk_model.pth": lineart, "sk_model2.pth": lineart,
-            "netG.pth": anime, "erika.pth": manga_line, "body_pose_model.pth": body, "hand_pose_model.pth": hand, "facenet.pth": face,
+            "netG.pth": anime, "erika.pth": manga_line, "mlsd_large_512_fp32.pth": mlsd, "body_pose_model.pth": body,
+            "hand_pose_model.pth": hand, "facenet.pth": face,
             "dpt_hybrid-midas-501f0c75.pt": midas, "scannet.pt": normal, "ZoeD_M12_N.pt": zoe}
 
 

@@ -45,7 +45,7 @@ def test_every_id_resolves_to_a_consistent_spec():
 def test_family_defaults_come_first():
     grouped = families()
     assert [grouped[f][0] for f in FAMILIES[:-1]] == ["canny", "lineart_realistic", "softedge_pidinet", "openpose_full",
-                                                       "depth_midas", "normal_bae", "scribble_xdog", "shuffle",
+                                                       "depth_midas", "normal_bae", "scribble_xdog", "mlsd", "shuffle",
                                                        "tile_resample", "inpaint_only"]
 
 

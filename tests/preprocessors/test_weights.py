@@ -50,6 +50,7 @@ PROOFS = [
      "model.scratch.output_conv.4.weight"),
     ("depth_zoe", "model", ANNOTATORS, "ZoeD_M12_N.pt", "conditional_log_binomial.mlp.0.weight", None),
     ("normal_bae", "model", ANNOTATORS, "scannet.pt", "decoder.conv2.weight", None),
+    ("mlsd", "model", ANNOTATORS, "mlsd_large_512_fp32.pth", "block23.conv3.weight", None),
 ]
 
 
