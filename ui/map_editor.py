@@ -56,6 +56,7 @@ class MapEdit:
         self.pending: tuple | None = None  # (map, people, sentence) of settings changed after an edit
         self._given: deque[str] = deque(maxlen=self.RECENT)  # fingerprints of the maps lately sent to the editor
         self.touched = False  # the artist painted (the editor's change event) or posed since the last map was loaded
+        self.note = ""  # the line naming the map now in the editor
 
     def load(self, picture: Image.Image | None, module: str) -> None:
         self.detected, self.module, self.pending, self.touched = picture, module, None, False
@@ -71,9 +72,11 @@ class MapEdit:
             return None
         return picture
 
-    def mark(self, value: dict | None) -> None:
-        """After a stroke or an undo: whether the map now differs from the one the preprocessor made."""
+    def mark(self, value: dict | None) -> str:
+        """After a stroke or an undo: whether the map now differs from the one the preprocessor made; the map's line,
+        saying so once the server has the edit (so an artist, and a test, knows Generate will use it)."""
         self.touched = self.edited_map(value) is not None
+        return f"{self.note} **Edited by hand.**" if self.touched and self.note else self.note
 
     def edit(self, value: dict | None) -> Image.Image | None:
         """The artist's edit a job uses: only after a stroke or a pose edit, since a browser that has not yet dropped

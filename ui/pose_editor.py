@@ -78,6 +78,7 @@ def wire_pose(controls: PoseControls, editor: gr.ImageEditor, edit: gr.State, no
         path.write_text(json.dumps(pose.to_json()))
         people = f"{len(pose.people)} {'person' if len(pose.people) == 1 else 'people'}"
         said = f"Your pose ({people}, {pose.width}x{pose.height}) drawn as an OpenPose map; Generate uses what you see."
+        state.note = said
         return (canvas_value(pose, selected), shown(pose.render(), (editing or {}).get("layers")),
                 gr.update(value=str(path), interactive=True), said)
 

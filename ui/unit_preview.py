@@ -87,6 +87,7 @@ def wire_unit(studio: Studio, unit: UnitControls, latest: gr.State, files: Scrat
             name = "Your own map" if edit.module == "none" else f"The {edit.module} map"
             note = (f"{name}, {picture.width}x{picture.height}: paint on it to fix it; Generate uses what you see. "
                     f"[Download the detected map](/gradio_api/file={path})")
+        edit.note = note
         return {unit.editor: gr.update(value=shown(picture), brush=palette(condition_of(data), picture)),
                 unit.preview_note: note, unit.ask: gr.update(visible=False),
                 unit.pose.canvas: canvas_value(PoseCanvas.from_json(people)) if people else None,
@@ -145,5 +146,5 @@ def wire_unit(studio: Studio, unit: UnitControls, latest: gr.State, files: Scrat
     unit.use_new.click(use_new, inputs, outputs, **private)
     unit.keep_edit.click(keep_edit, unit.edited_from, unit.ask, **private)
     unit.reset.click(use_new, inputs, outputs, **private)
-    unit.editor.change(lambda edit, value: edit.mark(value), [unit.edited_from, unit.editor], None, **private)
+    unit.editor.change(lambda edit, value: edit.mark(value), [unit.edited_from, unit.editor], unit.preview_note, **private)
     return refresh

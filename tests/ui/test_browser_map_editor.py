@@ -72,6 +72,8 @@ def test_paint_a_white_stroke_on_the_canny_map_generate_uses_it_and_reset_restor
     page.mouse.down()
     page.mouse.move(*at(x0 + 52, y), steps=10)
     page.mouse.up()
+    page.wait_for_function("() => document.querySelector('#unit0-preview-note')?.innerText.includes('Edited by hand')",
+                           timeout=TIMEOUT_MS)  # the server has the stroke: Generate will use it
     _unit_shot(page, "map-editor.png")
 
     used, infotext = _generate(page, 256, 192)

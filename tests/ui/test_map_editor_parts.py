@@ -44,10 +44,11 @@ def test_an_unedited_map_runs_the_preprocessor_and_a_painted_one_is_the_map(gene
     pixels = np.asarray(painted.image)
     assert pixels[30, 30].tolist() == [255, 255, 255] and pixels[10, 30].tolist() == [255, 255, 255]
 
-    edit.mark({"background": detected, "layers": [], "composite": None})  # an undo back to the detected map
-    assert not edit.touched and unit.read({**data, unit.editor: {"background": detected, "layers": [stroke]}}).module == "canny"
-    edit.mark({"background": detected, "layers": [stroke], "composite": None})  # strokes read after a reset are stale
-    assert edit.touched
+    edit.note = "The canny map, 64x48."
+    said = edit.mark({"background": detected, "layers": [], "composite": None})  # an undo back to the detected map
+    assert said == "The canny map, 64x48." and not edit.touched and unit.read({**data, unit.editor: {"background": detected, "layers": [stroke]}}).module == "canny"
+    said = edit.mark({"background": detected, "layers": [stroke], "composite": None})  # strokes read after a reset are stale
+    assert edit.touched and said == "The canny map, 64x48. **Edited by hand.**"
 
     own = unit.read({**_unit_data(tab, drawing_path, edit, {"background": detected, "layers": [stroke],
                                                            "composite": None}, own_map=True)[1]})
