@@ -8,7 +8,7 @@ from a1111_api.payload import check_unused, decode_image, encode_png
 from pipelines.architectures import SD15, Architecture
 from pipelines.controlnets import short_name
 from pipelines.requests import AUTO, ControlUnit
-from preprocessors.registry import SPECS, get_spec
+from preprocessors.registry import POSE_DETECTORS, SPECS, get_spec
 from studio import Studio
 
 API_VERSION = 2  # what the extension's /controlnet/version answers since its v1.1 API
@@ -63,6 +63,6 @@ def detect(studio: Studio, payload: dict) -> dict:
     decoded = [decode_image(image, f"controlnet_input_images[{index}]") for index, image in enumerate(images)]
     maps = [studio.control_map(image, module, resolution, *thresholds) for image in decoded]
     answer = {"images": [encode_png(image) for image in maps], "info": "Success"}
-    if get_spec(module).detector == "openpose":  # the extension adds the people it found, as OpenPose JSON
+    if get_spec(module).detector in POSE_DETECTORS:  # the extension adds the people it found, as OpenPose JSON
         answer["poses"] = [studio.poses(image, module, resolution) for image in decoded]
     return answer

@@ -13,7 +13,7 @@ import psutil
 from PIL import Image
 
 from bench.common import table, write
-from pipelines.controlnets import CONDITIONS
+from pipelines.architectures import CONDITIONS
 from pipelines.engine import Engine
 from pipelines.requests import ControlUnit, GenerationRequest
 from pipelines.samplers import SAMPLER_NAMES

@@ -12,7 +12,7 @@ SDXL_UNION = "xinsir/controlnet-union-sdxl-1.0"  # its ProMax weights: config_pr
 # 5 segment, 6 tile, 7 repaint (ProMax only).
 UNION_TYPES: Mapping[str, int] = MappingProxyType({
     "openpose": 0, "depth": 1, "softedge": 2, "scribble": 2, "canny": 3, "lineart": 3, "lineart_anime": 3, "mlsd": 3,
-    "normal": 4, "tile": 6, "inpaint": 7,
+    "normal": 4, "seg": 5, "tile": 6, "inpaint": 7,
 })
 UNION_TYPE_NAMES = ("openpose", "depth", "hed/pidi/scribble/teed", "canny/lineart/anime_lineart/mlsd", "normal",
                     "segment", "tile", "repaint")
@@ -47,6 +47,8 @@ SD15 = Architecture(
         "scribble": "lllyasviel/control_v11p_sd15_scribble",
         "mlsd": "lllyasviel/control_v11p_sd15_mlsd",
         "shuffle": "lllyasviel/control_v11e_sd15_shuffle",
+        "seg": "lllyasviel/control_v11p_sd15_seg",
+        "ip2p": "lllyasviel/control_v11e_sd15_ip2p",
         "tile": "lllyasviel/control_v11f1e_sd15_tile",
         "inpaint": "lllyasviel/control_v11p_sd15_inpaint",
     }),

@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 
 from hub import HubAccess
-from pipelines.architectures import CONDITIONS, SD15, WrongArchitecture
+from pipelines.architectures import SD15, WrongArchitecture
 from pipelines.loading import ModelLoadError, check_not_pickle, missing_model_message, move, names_a_path
 from pipelines.union_files import file_is_union, is_union, load_union, load_union_file, read_config
 
@@ -102,7 +102,8 @@ class ControlNetStore:
         if condition in self._overrides:
             return self._overrides[condition]
         if condition not in self.defaults:
-            raise ModelLoadError(f"No ControlNet is known for condition {condition!r}; choose one of {', '.join(CONDITIONS)}.")
+            raise ModelLoadError(f"No ControlNet is known for condition {condition!r} on this model; choose one of "
+                                 f"{', '.join(self.defaults)}, or name a ControlNet for the unit.")
         return self.defaults[condition]
 
     def get(self, condition: str, model: str | None = None) -> tuple[str, torch.nn.Module]:

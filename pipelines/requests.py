@@ -7,7 +7,7 @@ from typing import Any
 
 from PIL import Image
 
-from pipelines.controlnets import CONDITIONS
+from pipelines.architectures import CONDITIONS
 from pipelines.limits import DEFAULT_LIMITS, Limits
 from pipelines.samplers import SAMPLER_NAMES
 from pipelines.schema import RequestError, check_fields, setting

@@ -18,7 +18,7 @@ UNTRAINED_NOTICE = (
 )
 BUILT_IN_MODELS = ("tiny", "tiny-sdxl")  # the untrained ones: every place that shows the model says so
 TINY_CONDITIONS = ("canny", "lineart", "lineart_anime", "softedge", "openpose", "depth", "normal", "tile", "inpaint",
-                   "scribble", "shuffle", "mlsd")
+                   "scribble", "shuffle", "mlsd", "seg", "ip2p")
 SD15_SCHEDULER_CONFIG = {
     "_class_name": "PNDMScheduler",
     "beta_end": 0.012,

@@ -4,6 +4,7 @@ from preprocessors.normalise import normalise_image
 from preprocessors.registry import (
     FAMILIES,
     MAP_FAMILIES,
+    POSE_DETECTORS,
     SPECS,
     ParamSpec,
     PreprocessorError,
@@ -17,7 +18,7 @@ from preprocessors.registry import (
 from preprocessors.runner import Preprocessors, PreprocessorStatus, pixel_perfect_resolution
 
 __all__ = [
-    "FAMILIES", "MAP_FAMILIES", "SPECS", "ParamSpec", "PreprocessorError", "PreprocessorSpec", "PreprocessorStatus", "Preprocessors",
+    "FAMILIES", "MAP_FAMILIES", "POSE_DETECTORS", "SPECS", "ParamSpec", "PreprocessorError", "PreprocessorSpec", "PreprocessorStatus", "Preprocessors",
     "WeightSpec", "families", "get_spec", "names", "normalise_image", "pixel_perfect_resolution",
     "resolve_thresholds",
 ]

@@ -1,4 +1,4 @@
-"""Adapters from a registry spec to a controlnet-aux detector (or transformers, for Depth Anything).
+"""Adapters from a registry spec to a controlnet-aux detector (or transformers: Depth Anything, UperNet; OpenCV: DWPose).
 
 Each adapter is: load(folder, device) -> detector, and run(detector, image, res, a, b, options) -> PIL.
 controlnet-aux submodules are imported lazily: importing the package top level costs ~10 s.
@@ -59,12 +59,15 @@ def _manga_line(detector, image, res, a, b, **options) -> Image.Image:
     return detector(image, detect_resolution=res)
 
 
-def _depth_anything_load(folder: Path | None, device: str) -> object:
-    from transformers import AutoImageProcessor, AutoModelForDepthEstimation
+def _transformers(auto_class: str) -> Callable[[Path | None, str], object]:
+    """A transformers model and its image processor from one hub folder."""
+    def load(folder: Path | None, device: str) -> object:
+        import transformers
 
-    processor = AutoImageProcessor.from_pretrained(str(folder))
-    model = AutoModelForDepthEstimation.from_pretrained(str(folder)).to(device).eval()
-    return processor, model
+        processor = transformers.AutoImageProcessor.from_pretrained(str(folder))
+        model = getattr(transformers, auto_class).from_pretrained(str(folder)).to(device).eval()
+        return processor, model
+    return load
 
 
 def _depth_anything(detector, image, res, a, b, **options) -> Image.Image:
@@ -81,6 +84,27 @@ def _depth_anything(detector, image, res, a, b, **options) -> Image.Image:
     peak = float(depth.max())
     depth = (depth / peak * 255 if peak > 0 else depth).round().clamp(0, 255).byte().cpu().numpy()
     return Image.fromarray(depth).convert("RGB")
+
+
+def _segment(detector, image, res, a, b, **options) -> Image.Image:
+    """ADE20K classes per pixel, coloured with ADE20K's palette (the colours the seg ControlNet was trained on)."""
+    import numpy as np
+    import torch
+    from controlnet_aux.util import ade_palette
+
+    processor, model = detector
+    resized = image.convert("RGB").resize(short_side_size(image.size, res))
+    inputs = processor(images=resized, return_tensors="pt").to(model.device)
+    with torch.no_grad():
+        outputs = model(**inputs)
+    labels = processor.post_process_semantic_segmentation(outputs, target_sizes=[resized.size[::-1]])[0]
+    return Image.fromarray(np.asarray(ade_palette(), dtype=np.uint8)[labels.cpu().numpy()])
+
+
+def _dwpose_load(folder: Path | None, device: str) -> object:
+    from preprocessors.dwpose import DWposeDetector
+
+    return DWposeDetector.from_folder(folder).to(device)
 
 
 def _none(detector, image, res, a, b, **options) -> Image.Image:
@@ -130,10 +154,12 @@ ADAPTERS: dict[str, Adapter] = {
     "hed": Adapter(_pretrained("hed", "HEDdetector"), _call),
     "teed": Adapter(_pretrained("teed", "TEEDdetector", filename="5_model.pth"), _teed),
     "openpose": Adapter(_pretrained("open_pose", "OpenposeDetector"), _call),
+    "dwpose": Adapter(_dwpose_load, _call),  # an OpenposeDetector too: same call, same drawing
     "midas": Adapter(_pretrained("midas", "MidasDetector"), _call),
     "zoe": Adapter(_pretrained("zoe", "ZoeDetector"), _call),
     "normal_bae": Adapter(_pretrained("normalbae", "NormalBaeDetector"), _call),
-    "depth_anything": Adapter(_depth_anything_load, _depth_anything),
+    "depth_anything": Adapter(_transformers("AutoModelForDepthEstimation"), _depth_anything),
+    "upernet": Adapter(_transformers("UperNetForSemanticSegmentation"), _segment),
     "none": Adapter(_no_weights(lambda: None), _none),
     "invert": Adapter(_no_weights(lambda: None), _invert),
     "tile_resample": Adapter(_no_weights(lambda: None), _tile_resample),

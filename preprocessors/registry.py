@@ -7,10 +7,17 @@ from dataclasses import dataclass
 ANNOTATORS = "lllyasviel/Annotators"
 DEPTH_ANYTHING = "depth-anything/Depth-Anything-V2-Small-hf"
 TEED_REPO = "fal-ai/teed"
+# A1111's seg_ufade20k is UperNet with a UniFormer backbone in its own mmseg code, seg_ofade20k OneFormer (ComfyUI's
+# aux nodes the same); controlnet-aux 0.0.10 has neither. We run UperNet on ADE20K with a ConvNeXt backbone through
+# transformers, as the hysts ControlNet-v1-1 Space and the seg ControlNet's own model card do: the same head, classes
+# and palette as seg_ufade20k, from a maintained library, so the name stays A1111's and its API requests work.
+UPERNET = "openmmlab/upernet-convnext-small"
+DWPOSE = "yzd-v/DWPose"
+POSE_DETECTORS = ("openpose", "dwpose")  # the detectors that find people (OpenPose JSON, the pose editor)
 # the conditions a map is detected for (what Compare puts side by side by default); Tile and Inpaint read the picture
 # itself, for img2img and inpaint
 MAP_FAMILIES = ("Canny", "Line_Art", "Soft_Edge", "Pose", "Depth", "Normal")
-FAMILIES = (*MAP_FAMILIES, "Scribble", "MLSD", "Shuffle", "Tile", "Inpaint", "Other")
+FAMILIES = (*MAP_FAMILIES, "Scribble", "MLSD", "Shuffle", "Seg", "IP2P", "Tile", "Inpaint", "Other")
 
 
 class PreprocessorError(ValueError):
@@ -91,6 +98,10 @@ SPECS: tuple[PreprocessorSpec, ...] = (
                      options=(("include_hand", True),)),
     PreprocessorSpec("openpose_face", "Pose", "OpenPose (body + face)", "openpose", "openpose", weights=_POSE,
                      options=(("include_face", True),)),
+    # DWPose: A1111's, ComfyUI's and InvokeAI's default pose estimator now (hands and faces far better than OpenPose's)
+    PreprocessorSpec("dw_openpose_full", "Pose", "DWPose (body + hands + face)", "openpose", "dwpose",
+                     weights=WeightSpec(DWPOSE, ("yolox_l.onnx", "dw-ll_ucoco_384.onnx"), 351.0),
+                     options=(("include_hand", True), ("include_face", True))),
     PreprocessorSpec("depth_midas", "Depth", "Depth (MiDaS)", "depth", "midas",
                      weights=WeightSpec(ANNOTATORS, ("dpt_hybrid-midas-501f0c75.pt",), 492.8)),
     PreprocessorSpec("depth_anything_v2", "Depth", "Depth Anything V2 (small)", "depth", "depth_anything",
@@ -111,6 +122,10 @@ SPECS: tuple[PreprocessorSpec, ...] = (
     # the reference's colours and style with its structure destroyed; the seed makes the same shuffle again
     PreprocessorSpec("shuffle", "Shuffle", "Shuffle (content shuffle)", "shuffle", "shuffle",
                      ParamSpec("Shuffle seed", 0, 0, 999_999, 1)),
+    PreprocessorSpec("seg_ufade20k", "Seg", "Segmentation (UperNet, ADE20K)", "seg", "upernet",
+                     weights=WeightSpec(UPERNET, ("config.json", "preprocessor_config.json", "pytorch_model.bin"), 328.0)),
+    # instruct-pix2pix reads the picture as it is ("make it winter" is the prompt)
+    PreprocessorSpec("ip2p", "IP2P", "Instruct-pix2pix (the picture as it is)", "ip2p", "none"),
     # the tile ControlNet reads the picture itself, made coarser so the model adds the detail back (A1111's tile_resample)
     PreprocessorSpec("tile_resample", "Tile", "Tile (resample: the picture, scaled down)", "tile", "tile_resample",
                      ParamSpec("Down sampling rate", 1.0, 1.0, 8.0, 0.01)),

@@ -15,7 +15,15 @@ from preprocessors.cache import MapCache, map_key
 from preprocessors.detectors import ADAPTERS
 from preprocessors.normalise import normalise_image, short_side_size
 from preprocessors.poses import detect_pose_json
-from preprocessors.registry import SPECS, PreprocessorError, PreprocessorSpec, WeightSpec, get_spec, resolve_thresholds
+from preprocessors.registry import (
+    POSE_DETECTORS,
+    SPECS,
+    PreprocessorError,
+    PreprocessorSpec,
+    WeightSpec,
+    get_spec,
+    resolve_thresholds,
+)
 
 log = logging.getLogger(__name__)
 MIN_RES, MAX_RES = 64, 2048
@@ -117,7 +125,7 @@ class Preprocessors:
     def poses(self, name: str, image: Image.Image, processor_res: int = 512) -> dict | None:
         """OpenPose JSON of the people an OpenPose module finds (None for other modules); same checks as `run`."""
         spec = get_spec(name)
-        if spec.detector != "openpose":
+        if spec.detector not in POSE_DETECTORS:
             return None
         processor_res = _resolution(processor_res)
         check_map_size(image.size, processor_res, self.max_map_pixels, self.max_map_aspect)

@@ -12,9 +12,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from pipelines.architectures import ARCHITECTURES, KNOWN_CONTROLNETS, Architecture
+from pipelines.architectures import ARCHITECTURES, CONDITIONS, KNOWN_CONTROLNETS, Architecture
 from pipelines.axes import Axis
-from pipelines.controlnets import CONDITIONS
 from pipelines.engine import CancelToken, StepUpdate
 from pipelines.limits import Limits
 from pipelines.loading import PICKLE_SUFFIXES
@@ -30,7 +29,7 @@ from pipelines.requests import (
     check_settings,
     check_unit_settings,
 )
-from preprocessors import get_spec, pixel_perfect_resolution, resolve_thresholds
+from preprocessors import POSE_DETECTORS, get_spec, pixel_perfect_resolution, resolve_thresholds
 from serving import Backend
 from studio.columns import parse_columns
 from studio.matrix import (
@@ -83,7 +82,7 @@ class Studio:
     def poses(self, image: object, module: str, processor_res: int = 512) -> dict | None:
         """The people an OpenPose module finds in an upload, as OpenPose JSON (None for other modules, which are asked
         on every map preview: answered here, before decoding the upload or a round trip to a replica)."""
-        if get_spec(module).detector != "openpose":
+        if get_spec(module).detector not in POSE_DETECTORS:
             return None
         picture = open_upload(image)
         if picture is None:

@@ -1,4 +1,4 @@
-"""Build a fake `lllyasviel/Annotators` (and Depth Anything, TEED) hub cache: the real detector networks with
+"""Build a fake `lllyasviel/Annotators` (and Depth Anything, TEED, UperNet, DWPose) hub cache: the real detector networks with
 seeded random weights, saved under the real file names, so the real loading code runs offline.
 
 Floating tensors are stored as fp16 (as the real ControlNetHED.pth is): every loader goes through
@@ -15,13 +15,14 @@ from pathlib import Path
 
 import torch
 
-from preprocessors.registry import ANNOTATORS, DEPTH_ANYTHING, TEED_REPO
+from preprocessors.registry import ANNOTATORS, DEPTH_ANYTHING, TEED_REPO, UPERNET
+from tests.dwpose_files import build_dwpose_files
 from tests.fakehub import add_file, add_folder, snapshot_dir
 
 TEED = (TEED_REPO, "5_model.pth")
 
 
-BUILD_VERSION = "4: fp16, erika.pth, full-size Depth Anything V2 Small, M-LSD"  # change when the layout changes, so stale caches are rebuilt
+BUILD_VERSION = "5: fp16, erika.pth, full-size Depth Anything V2 Small, M-LSD, UperNet ConvNeXt-small, DWPose ONNX"  # change when the layout changes, so stale caches are rebuilt
 
 
 def _half(state):
@@ -124,6 +125,21 @@ def _depth_anything(folder: Path) -> None:
                       image_std=[0.229, 0.224, 0.225], do_pad=False).save_pretrained(folder)
 
 
+def _upernet(folder: Path) -> None:
+    """openmmlab/upernet-convnext-small's configuration (ConvNeXt-small backbone, 512-wide UperNet head, ADE20K's 150
+    classes; about 82 M parameters, as the hub repo), saved as the repo's pytorch_model.bin, and its processor."""
+    from transformers import ConvNextConfig, SegformerImageProcessor, UperNetConfig, UperNetForSemanticSegmentation
+
+    backbone = ConvNextConfig(depths=[3, 3, 27, 3], hidden_sizes=[96, 192, 384, 768], drop_path_rate=0.3,
+                              out_features=["stage1", "stage2", "stage3", "stage4"])
+    config = UperNetConfig(backbone_config=backbone, hidden_size=512, auxiliary_in_channels=384, num_labels=150)
+    model = UperNetForSemanticSegmentation(config)
+    model.config.save_pretrained(folder)
+    torch.save(model.state_dict(), folder / "pytorch_model.bin")  # the repo's file (transformers 5 saves only safetensors)
+    SegformerImageProcessor(do_resize=True, size={"height": 512, "width": 512}, do_reduce_labels=False,
+                            image_mean=[0.485, 0.456, 0.406], image_std=[0.229, 0.224, 0.225]).save_pretrained(folder)
+
+
 def build_annotator_cache(cache_dir: Path) -> Path:
     """Write every annotator file (seeded, deterministic) unless this version is already there; returns the
     Annotators snapshot folder. Point HF_HUB_CACHE at `cache_dir` (and set HF_HUB_OFFLINE=1) to use it."""
@@ -140,5 +156,10 @@ def build_annotator_cache(cache_dir: Path) -> Path:
     with tempfile.TemporaryDirectory(prefix="depth-anything-") as folder:
         _depth_anything(Path(folder))
         add_folder(cache_dir, DEPTH_ANYTHING, Path(folder))
+    build_dwpose_files(cache_dir)
+    torch.manual_seed(102)
+    with tempfile.TemporaryDirectory(prefix="upernet-") as folder:
+        _upernet(Path(folder))
+        add_folder(cache_dir, UPERNET, Path(folder))
     done.write_text(BUILD_VERSION)
     return done.parent

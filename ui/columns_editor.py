@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from pipelines.controlnets import CONDITIONS
+from pipelines.architectures import CONDITIONS
 from pipelines.requests import RequestError
 from preprocessors import MAP_FAMILIES, families
 from studio import Studio

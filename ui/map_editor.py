@@ -20,7 +20,11 @@ def palette(condition: str, picture: Image.Image | None) -> gr.Brush:
     """The brush an artist needs for this kind of map: its own colours, so a stroke reads as part of the map."""
     if condition == "depth":
         return gr.Brush(colors=list(GREYS), default_color=GREYS[0], color_mode="defaults", default_size=12)
-    if condition in ("normal", "tile", "inpaint", "shuffle"):  # maps that are pictures: their own colours
+    if condition == "seg" and picture is not None:  # class colours exactly: a blend would be no class
+        found = sorted(picture.convert("RGB").getcolors(maxcolors=1 << 16) or [], reverse=True)[:8]
+        colours = [f"#{r:02x}{g:02x}{b:02x}" for _, (r, g, b) in found] or ["#787878"]
+        return gr.Brush(colors=colours, default_color=colours[0], color_mode="defaults", default_size=12)
+    if condition in ("normal", "tile", "inpaint", "shuffle", "ip2p"):  # maps that are pictures: their own colours
         colours = dominant_colours(picture) if picture is not None else ["#8080ff"]
         return gr.Brush(colors=colours, default_color=colours[0], color_mode="defaults", default_size=12)
     if condition == "openpose":

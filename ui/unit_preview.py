@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import gradio as gr
 
-from preprocessors import families, get_spec
+from preprocessors import POSE_DETECTORS, families, get_spec
 from preprocessors.pose_edit import PoseCanvas
 from studio import Studio
 from ui.concurrency import MAP_PREVIEW
@@ -43,7 +43,7 @@ def preprocessor_visibility(own_map: bool) -> tuple[dict, ...]:
 
 def pose_shown(module: str, own_map: bool, condition: str) -> bool:
     """The pose editor is for maps of people: an OpenPose preprocessor's, or an own map meant for OpenPose."""
-    return condition == "openpose" if own_map else get_spec(module).detector == "openpose"
+    return condition == "openpose" if own_map else get_spec(module).detector in POSE_DETECTORS
 
 
 def wire_unit(studio: Studio, unit: UnitControls, latest: gr.State, files: Scratch) -> Callable:

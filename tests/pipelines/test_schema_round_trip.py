@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from pipelines.controlnets import CONDITIONS
+from pipelines.architectures import CONDITIONS
 from pipelines.infotext import request_from_infotext
 from pipelines.requests import CONTROL_MODES, MAX_SEED, RESIZE_MODES, ControlUnit, GenerationRequest
 from pipelines.samplers import SAMPLER_NAMES

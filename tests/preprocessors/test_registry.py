@@ -14,9 +14,14 @@ EXPECTED = {
     "Canny": {"canny"},
     "Line_Art": {"lineart_realistic", "lineart_coarse", "lineart_anime", "lineart_anime_denoise", "lineart_standard"},
     "Soft_Edge": {"softedge_hed", "softedge_hedsafe", "softedge_pidinet", "softedge_pidisafe", "softedge_teed"},
-    "Pose": {"openpose", "openpose_hand", "openpose_face", "openpose_full"},
+    "Pose": {"openpose", "openpose_hand", "openpose_face", "openpose_full", "dw_openpose_full"},
     "Depth": {"depth_midas", "depth_zoe", "depth_anything_v2"},
     "Normal": {"normal_bae"},
+    "Scribble": {"scribble_xdog", "scribble_hed", "scribble_pidinet"},
+    "MLSD": {"mlsd"},
+    "Shuffle": {"shuffle"},
+    "Seg": {"seg_ufade20k"},
+    "IP2P": {"ip2p"},
     "Other": {"none", "invert"},
 }
 
@@ -46,7 +51,7 @@ def test_family_defaults_come_first():
     grouped = families()
     assert [grouped[f][0] for f in FAMILIES[:-1]] == ["canny", "lineart_realistic", "softedge_pidinet", "openpose_full",
                                                        "depth_midas", "normal_bae", "scribble_xdog", "mlsd", "shuffle",
-                                                       "tile_resample", "inpaint_only"]
+                                                       "seg_ufade20k", "ip2p", "tile_resample", "inpaint_only"]
 
 
 def test_unknown_names_and_bad_parameters_are_sentences():

@@ -53,4 +53,5 @@ def test_map_keeps_aspect_with_short_side_at_processor_res(plain):
     tall = wide.rotate(90, expand=True)
     assert plain.run("none", tall, 100).size == (200, 300)  # a ready map stays as the artist made it (A1111's none)
     assert np.array_equal(np.asarray(plain.run("none", tall, 100)), np.asarray(tall))
+    assert np.array_equal(np.asarray(plain.run("ip2p", tall, 100)), np.asarray(tall))  # instruct-pix2pix reads the picture
     assert edge_fraction(plain.run("canny", wide, 128)) == 0.0  # a flat image has no edges

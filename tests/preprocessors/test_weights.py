@@ -58,7 +58,9 @@ def test_every_weight_file_has_a_proof():
     files = {(spec.weights.repo, f) for spec in map(get_spec, WEIGHTED) for f in spec.weights.filenames
              if not f.endswith(".json")}
     assert files == {(repo, f) for _, _, repo, f, _, _ in PROOFS} | {
-        ("depth-anything/Depth-Anything-V2-Small-hf", "model.safetensors")}
+        ("depth-anything/Depth-Anything-V2-Small-hf", "model.safetensors"),  # the proofs below
+        ("openmmlab/upernet-convnext-small", "pytorch_model.bin"),  # test_segment.py
+        ("yzd-v/DWPose", "yolox_l.onnx"), ("yzd-v/DWPose", "dw-ll_ucoco_384.onnx")}  # test_dwpose.py
 
 
 @pytest.mark.parametrize("name,network,repo,filename,saved_key,loaded_key", PROOFS, ids=[p[3] for p in PROOFS])

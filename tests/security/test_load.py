@@ -12,7 +12,7 @@ from gradio_client import Client, handle_file
 from gradio_client.utils import Status
 from PIL import Image
 
-from pipelines.controlnets import CONDITIONS
+from pipelines.architectures import CONDITIONS
 from pipelines.samplers import SAMPLER_NAMES
 from tests.security.helpers import (
     QUEUE_SIZE,

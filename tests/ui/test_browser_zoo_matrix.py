@@ -1,5 +1,5 @@
-"""The Compare tab runs the newer conditions side by side in Chromium: a scribble, an MLSD and a shuffle column, each
-with its map on top and its cell under it."""
+"""The Compare tab runs the newer conditions side by side in Chromium: scribble, MLSD, shuffle, segmentation, DWPose
+and instruct-pix2pix columns, each with its map on top and its cell under it."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import pytest
 from tests.ui.browser import SHOTS, TIMEOUT_MS, set_columns, set_number
 
 pytestmark = pytest.mark.browser
-COLUMNS = ["scribble_xdog", "mlsd", "shuffle"]
+COLUMNS = ["scribble_xdog", "mlsd", "shuffle", "seg_ufade20k", "dw_openpose_full", "ip2p"]
 
 
-def test_a_matrix_with_scribble_mlsd_and_shuffle_columns(page, drawing_path):
+def test_a_matrix_with_scribble_mlsd_shuffle_seg_dwpose_and_ip2p_columns(page, drawing_path):
     page.get_by_role("tab", name="Compare").click()
     page.locator("#compare-image input[type=file]").set_input_files(drawing_path)
     set_columns(page, COLUMNS)
@@ -32,4 +32,5 @@ def test_a_matrix_with_scribble_mlsd_and_shuffle_columns(page, drawing_path):
     for column in COLUMNS:
         assert f"{column} · map" in captions and f"{column} · seed 4" in captions, captions
     assert page.locator("#compare-gallery img").count() == 2 * len(COLUMNS)
+    page.locator("#compare-gallery").screenshot(path=str(SHOTS / "zoo-matrix.png"))
     page.get_by_role("tab", name="Generate").click()
