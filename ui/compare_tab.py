@@ -16,6 +16,7 @@ from ui.columns_editor import ColumnsEditor, build_columns_editor, with_map_colu
 from ui.concurrency import GPU
 from ui.errors import sentence, user_errors
 from ui.generate_tab import EXAMPLES, GENERATE_EXAMPLES, GenerateTab
+from ui.img2img_panel import img2img_panel, picture_file, with_panels
 from ui.matrix_export import export_matrix
 from ui.restore import restore, restore_targets
 from ui.scratch import Scratch
@@ -51,6 +52,8 @@ def build_compare_tab(studio: Studio, limits, generate: GenerateTab, tabs: gr.Ta
                     y_values = gr.Textbox(label="Values (A1111 syntax: 0.4, 0.7, 1 · 0.2-1.0 (+0.2) · 1-10 [4])",
                                           max_lines=1, elem_id="compare-y-values")
                 settings = sampler_controls(prompt, negative, limits, "cmp")
+                panel = img2img_panel(limits, "cmp-img2img", "the control image")
+                settings = with_panels(settings, panel)
                 keep_copy = keep_copy_box(studio, "cmp-keep")
                 with gr.Row():
                     weight = schema_slider(UNIT["weight"], limits, 0.05, "Control weight")
@@ -80,7 +83,9 @@ def build_compare_tab(studio: Studio, limits, generate: GenerateTab, tabs: gr.Ta
         yield {cancel_state: token, picked: "", slider: None, downloads: None, grid: None}  # nothing of the last run stays
         with user_errors():
             request = settings.read(data)
-            template = ControlUnit(image=data[image], weight=data[weight], control_mode=data[control_mode],
+            # no control image: the columns read the img2img picture, as A1111's units without an image do
+            control = data[image] if data[image] is not None else request.init_image
+            template = ControlUnit(image=control, weight=data[weight], control_mode=data[control_mode],
                                    resize_mode=data[resize_mode])
             columns = editor.read(data)
             axis = parse_axis(data[y_axis], data[y_values] or "", studio.limits)
@@ -127,6 +132,7 @@ def build_compare_tab(studio: Studio, limits, generate: GenerateTab, tabs: gr.Ta
     wire_stop(stop, cancel_state, event)
     stop.click(lambda: "Stopped. The finished cells stay above; the others did not run.", None, status, **private)
     matrix.select(pick, [items_state, slider], [picked, slider], **private)
+    panel.to_unit.click(lambda edited: picture_file(edited, scratch), panel.picture, image, **private)
     generate.refresh_previews(send.click(send_back, picked, restore_targets(generate) | {tabs}, **private))
     for unit in generate.units:
         wire_map_to_compare(unit, editor, tabs)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
@@ -18,7 +18,7 @@ from ui.concurrency import GPU
 from ui.errors import sentence, user_errors
 from ui.generate_results import Shown, done_line, stopped_line
 from ui.hires_panel import hires_panel
-from ui.img2img_panel import img2img_panel
+from ui.img2img_panel import img2img_panel, picture_file, with_panels
 from ui.pose_editor import wire_pose
 from ui.scratch import Scratch
 from ui.unit_preview import LatestOnly, wire_unit
@@ -90,8 +90,7 @@ def build_generate_tab(studio: Studio, limits) -> GenerateTab:
                     choices = controlnet_choices(studio.model_roots, studio.controlnet_overrides)
                     units = [unit_controls(index, limits, controlnets=choices) for index in range(limits.max_units)]
                 panel, hires = img2img_panel(limits), hires_panel(limits)
-                settings = replace(settings, **{name: getattr(group, name) for group in (panel, hires)
-                                                for name in group.__dataclass_fields__ if name in settings.__dataclass_fields__})
+                settings = with_panels(settings, panel, hires)
                 gr.Examples([[prompt_text, str(EXAMPLES / name), own_map, condition]
                              for prompt_text, name, own_map, condition, _ in GENERATE_EXAMPLES],
                             inputs=[prompt, units[0].image, units[0].own_map, units[0].condition],
@@ -165,7 +164,7 @@ def build_generate_tab(studio: Studio, limits) -> GenerateTab:
     to_img2img.click(to_picture, [shown, selected], settings.picture, queue=False, api_visibility="private")
     reuse_seed.click(lambda seed: seed, last_seed, settings.seed, queue=False, api_visibility="private")
     random_seed.click(lambda: -1, None, settings.seed, queue=False, api_visibility="private")
-    panel.to_unit.click(lambda edited: _picture_file(edited, files), panel.picture, units[0].image, queue=False,
+    panel.to_unit.click(lambda edited: picture_file(edited, files), panel.picture, units[0].image, queue=False,
                         api_visibility="private")
     match_aspect.click(_match_aspect, [units[0].image, settings.width, settings.height], [settings.width, settings.height],
                        queue=False, api_visibility="private")
@@ -185,12 +184,3 @@ def _match_aspect(image_path, width: int, height: int):
     if w >= h:
         return longest, max(64, round(longest * h / w / 8) * 8)
     return max(64, round(longest * w / h / 8) * 8), longest
-
-
-
-def _picture_file(edited: dict | None, files: Scratch) -> str:
-    """The img2img picture as unit 0's control image (an upload path, as the unit's image takes)."""
-    background = (edited or {}).get("background")
-    if background is None:
-        raise sentence("Upload a picture in the img2img panel first.")
-    return str(files.save_png(background.convert("RGB"), "img2img-picture"))

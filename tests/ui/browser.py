@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
 from PIL import Image
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -34,6 +35,19 @@ def chromium_page(url: str) -> Iterator:
             yield tab
         finally:
             browser.close()
+
+
+def wait_drawn(page, editor: str, darker_than: int, pixels: int) -> dict:
+    """An image editor's canvas box once its picture is drawn: bounded, until the canvas (light while empty) has
+    `pixels` pixels darker than `darker_than`."""
+    canvas = page.locator(f"{editor} .pixi-target canvas").first
+    for _ in range(120):
+        shot = np.asarray(Image.open(io.BytesIO(canvas.screenshot())).convert("L"))
+        if (shot < darker_than).sum() > pixels:
+            return canvas.bounding_box()
+        page.wait_for_timeout(250)
+    page.locator(editor).screenshot(path=str(SHOTS / f"{editor.strip('#')}-failed.png"))
+    raise AssertionError(f"the picture never appeared in {editor} (see {editor.strip('#')}-failed.png)")
 
 
 def set_number(page, elem_id: str, value) -> None:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.ui.browser import SHOTS, download, generate_and_wait, set_number, tick
+from tests.ui.browser import SHOTS, download, generate_and_wait, set_number, tick, wait_drawn
 
 pytestmark = pytest.mark.browser
 
@@ -26,23 +26,12 @@ def picture_path(tmp_path_factory) -> str:
     return str(path)
 
 
-def _drawn_box(page) -> dict:
-    canvas = page.locator("#img2img-editor .pixi-target canvas").first
-    for _ in range(120):  # bounded: until the dark picture is drawn on the light canvas
-        shot = np.asarray(Image.open(io.BytesIO(canvas.screenshot())).convert("L"))
-        if (shot < 90).sum() > 5000:
-            return canvas.bounding_box()
-        page.wait_for_timeout(250)
-    page.locator("#img2img-panel").screenshot(path=str(SHOTS / "inpaint-panel-failed.png"))
-    raise AssertionError("the picture never appeared in the img2img editor (see inpaint-panel-failed.png)")
-
-
 def test_paint_a_mask_inpaint_and_the_rest_of_the_picture_is_unchanged(page, picture_path):
     tick(page, "unit0-enabled", False)  # no ControlNet: inpaint alone
     page.locator("#img2img-panel").get_by_text("img2img / inpaint").first.click()
     page.locator("#img2img-editor .pixi-target canvas").first.wait_for(state="visible")  # the editor takes files once drawn
     page.locator("#img2img-editor input[type=file]").set_input_files(picture_path)
-    box = _drawn_box(page)
+    box = wait_drawn(page, "#img2img-editor", 90, 5000)  # the dark picture on the light canvas
     scale = min((box["width"] - 60) / WIDTH, (box["height"] - 60) / HEIGHT)  # gradio fits the picture, 30 px padding
     left, top = box["x"] + (box["width"] - WIDTH * scale) / 2, box["y"] + (box["height"] - HEIGHT * scale) / 2
     at = lambda ix, iy: (left + ix * scale, top + iy * scale)  # noqa: E731

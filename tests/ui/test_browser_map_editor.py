@@ -3,7 +3,6 @@ by dragging its wrist; pose JSON out and back in."""
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 
@@ -11,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.ui.browser import SHOTS, TIMEOUT_MS, choose, download, generate_and_wait, set_number, wait_map
+from tests.ui.browser import SHOTS, TIMEOUT_MS, choose, download, generate_and_wait, set_number, wait_drawn, wait_map
 
 pytestmark = pytest.mark.browser
 
@@ -24,17 +23,6 @@ def _generate(page, width: int, height: int) -> tuple[Image.Image, str]:
     generate_and_wait(page, "a dancer on a stage", width, height, steps=2, seed=3)
     src = page.locator("#used-maps img").first.get_attribute("src")
     return download(page.url, src).convert("RGB"), page.locator("#infotext textarea").input_value()
-
-
-def _wait_drawn(page, selector: str) -> dict:
-    """The editor's canvas box once the map is drawn in it (the canvas is light until the black map lands)."""
-    canvas = page.locator(f"{selector} .pixi-target canvas").first
-    for _ in range(120):
-        shot = np.asarray(Image.open(io.BytesIO(canvas.screenshot())).convert("L"))
-        if (shot < 30).sum() > 1000:
-            return canvas.bounding_box()
-        page.wait_for_timeout(250)
-    raise AssertionError("the map never appeared in the editor")
 
 
 def _unit_shot(page, name: str) -> None:
@@ -64,7 +52,7 @@ def test_paint_a_white_stroke_on_the_canny_map_generate_uses_it_and_reset_restor
     set_number(page, "unit0-processor-res", 192)  # the map at the photo's own 256x192, as the output below
     detected = download(page.url, wait_map(page, 0, "canny", "256x192")).convert("L")
     y, x0 = _empty_band(np.asarray(detected))
-    box = _wait_drawn(page, "#map-editor")
+    box = wait_drawn(page, "#map-editor", 30, 1000)  # the black map on the light canvas
     scale = min((box["width"] - 60) / 256, (box["height"] - 60) / 192)  # gradio fits the map with 30 px padding
     left, top = box["x"] + (box["width"] - 256 * scale) / 2, box["y"] + (box["height"] - 192 * scale) / 2
     at = lambda ix, iy: (left + (ix + 0.5) * scale, top + (iy + 0.5) * scale)  # noqa: E731
