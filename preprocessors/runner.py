@@ -96,7 +96,16 @@ class Preprocessors:
             if key not in self._detectors:
                 folder = locate_weights(spec.weights, self.hub) if spec.weights else None
                 log.info("loading preprocessor %s from %s", spec.name, folder or "(no weights)")
-                self._detectors[key] = ADAPTERS[key].load(folder, self.device)
+                try:
+                    self._detectors[key] = ADAPTERS[key].load(folder, self.device)
+                except Exception as error:  # a truncated download, a file of another format: say which, and the fix
+                    if spec.weights is None:
+                        raise
+                    log.warning("loading preprocessor %s failed: %r", spec.name, error)
+                    raise PreprocessorError(
+                        f"The weights of {spec.name} in {folder} could not be read; they may be damaged (a download cut "
+                        f"short, or an error page saved in their place): fetch them again with "
+                        f"`{spec.weights.fetch_command()} --force-download`.") from error
             return self._detectors[key]
 
     def run(self, name: str, image: Image.Image, processor_res: int = 512,

@@ -169,3 +169,17 @@ def test_concurrent_first_use_loads_once_and_unload_reloads(astronaut, annotator
         again = fresh.run("lineart_realistic", astronaut, 64)
     assert len(calls) == 2 and calls[0] == calls[1]
     assert all(np.array_equal(np.asarray(maps[0]), np.asarray(other)) for other in maps + [again])
+
+
+def test_a_damaged_weight_file_is_a_sentence_with_the_fix(tmp_path, astronaut, monkeypatch):
+    from tests.fakehub import add_file
+
+    for filename in get_spec("dw_openpose_full").weights.filenames:
+        add_file(tmp_path, "yzd-v/DWPose", filename, b"<html>a proxy's error page, not ONNX</html>")
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_CACHE", str(tmp_path))
+    with pytest.raises(PreprocessorError) as caught:
+        Preprocessors(offline=True).run("dw_openpose_full", astronaut, 64)
+    message = str(caught.value)
+    assert message.startswith("The weights of dw_openpose_full in ") and "could not be read; they may be damaged" in message
+    assert message.endswith("fetch them again with `hf download yzd-v/DWPose yolox_l.onnx dw-ll_ucoco_384.onnx "
+                            "--force-download`.")
