@@ -15,7 +15,9 @@ import cv2
 import numpy as np
 from controlnet_aux.open_pose import BodyResult, Keypoint, OpenposeDetector, PoseResult
 
-DETECTOR_FILE, POSE_FILE = "yolox_l.onnx", "dw-ll_ucoco_384.onnx"
+from preprocessors.registry import DWPOSE_FILES
+
+DETECTOR_FILE, POSE_FILE = DWPOSE_FILES
 DETECT_SIZE = 640  # YOLOX-L's square input; the picture is scaled into it and padded with grey 114
 STRIDES = (8, 16, 32)
 POSE_SIZE = (288, 384)  # RTMPose's input, width x height; SimCC scores each axis in half-pixel bins

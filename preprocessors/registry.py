@@ -13,6 +13,7 @@ TEED_REPO = "fal-ai/teed"
 # and palette as seg_ufade20k, from a maintained library, so the name stays A1111's and its API requests work.
 UPERNET = "openmmlab/upernet-convnext-small"
 DWPOSE = "yzd-v/DWPose"
+DWPOSE_FILES = ("yolox_l.onnx", "dw-ll_ucoco_384.onnx")  # the person detector, then the whole-body pose model
 POSE_DETECTORS = ("openpose", "dwpose")  # the detectors that find people (OpenPose JSON, the pose editor)
 # the conditions a map is detected for (what Compare puts side by side by default); Tile and Inpaint read the picture
 # itself, for img2img and inpaint
@@ -100,7 +101,7 @@ SPECS: tuple[PreprocessorSpec, ...] = (
                      options=(("include_face", True),)),
     # DWPose: A1111's, ComfyUI's and InvokeAI's default pose estimator now (hands and faces far better than OpenPose's)
     PreprocessorSpec("dw_openpose_full", "Pose", "DWPose (body + hands + face)", "openpose", "dwpose",
-                     weights=WeightSpec(DWPOSE, ("yolox_l.onnx", "dw-ll_ucoco_384.onnx"), 351.0),
+                     weights=WeightSpec(DWPOSE, DWPOSE_FILES, 351.0),
                      options=(("include_hand", True), ("include_face", True))),
     PreprocessorSpec("depth_midas", "Depth", "Depth (MiDaS)", "depth", "midas",
                      weights=WeightSpec(ANNOTATORS, ("dpt_hybrid-midas-501f0c75.pt",), 492.8)),

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
-DWPOSE_REPO = "yzd-v/DWPose"
-DETECTOR_FILE, POSE_FILE = "yolox_l.onnx", "dw-ll_ucoco_384.onnx"
+from preprocessors.registry import DWPOSE, DWPOSE_FILES
+
+DETECTOR_FILE, POSE_FILE = DWPOSE_FILES
 STRIDES = (8, 16, 32)
 KEYPOINTS = 133
 POSE_SIZE = (288, 384)  # the pose model's input, width x height; SimCC splits each pixel in two
@@ -84,7 +85,7 @@ def build_dwpose_files(cache_dir) -> None:
     for seed, (filename, build) in enumerate(((DETECTOR_FILE, detector_model), (POSE_FILE, pose_model))):
         model = build(np.random.default_rng(200 + seed))
         onnx.checker.check_model(model)
-        add_file(cache_dir, DWPOSE_REPO, filename, model.SerializeToString())
+        add_file(cache_dir, DWPOSE, filename, model.SerializeToString())
 
 
 def simcc_from_file(model, picture: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -20,24 +20,30 @@ def palette(condition: str, picture: Image.Image | None) -> gr.Brush:
     """The brush an artist needs for this kind of map: its own colours, so a stroke reads as part of the map."""
     if condition == "depth":
         return gr.Brush(colors=list(GREYS), default_color=GREYS[0], color_mode="defaults", default_size=12)
-    if condition == "seg" and picture is not None:  # class colours exactly: a blend would be no class
-        found = sorted(picture.convert("RGB").getcolors(maxcolors=1 << 16) or [], reverse=True)[:8]
-        colours = [f"#{r:02x}{g:02x}{b:02x}" for _, (r, g, b) in found] or ["#787878"]
-        return gr.Brush(colors=colours, default_color=colours[0], color_mode="defaults", default_size=12)
-    if condition in ("normal", "tile", "inpaint", "shuffle", "ip2p"):  # maps that are pictures: their own colours
-        colours = dominant_colours(picture) if picture is not None else ["#8080ff"]
+    exact = condition == "seg"  # class colours exactly: a blend would be no class
+    if condition in ("normal", "tile", "inpaint", "shuffle", "ip2p") or exact and picture is not None:
+        colours = dominant_colours(picture, exact=exact) if picture is not None else ["#8080ff"]
         return gr.Brush(colors=colours, default_color=colours[0], color_mode="defaults", default_size=12)
     if condition == "openpose":
         return gr.Brush(colors=list(POSE_COLOURS), default_color="#000000", color_mode="fixed", default_size=8)
     return gr.Brush(colors=list(LINE_COLOURS), default_color=LINE_COLOURS[0], color_mode="fixed", default_size=3)
 
 
-def dominant_colours(picture: Image.Image, count: int = 8) -> list[str]:
-    """The colours a normal map is mostly made of (PIL's median cut), most common first."""
-    quantised = picture.convert("RGB").quantize(colors=count, method=Image.Quantize.MEDIANCUT)
-    found = sorted(quantised.getcolors() or [], reverse=True)
+def dominant_colours(picture: Image.Image, count: int = 8, exact: bool = False) -> list[str]:
+    """The colours a map is mostly made of, most common first: PIL's median cut (a normal map's shades), or its own
+    colours exactly (a segmentation map's classes; grey when it has too many to be one)."""
+    rgb = picture.convert("RGB")
+    if exact:
+        found = sorted(rgb.getcolors(maxcolors=1 << 16) or [], reverse=True)[:count]
+        return [_hex(colour) for _, colour in found] or ["#787878"]
+    quantised = rgb.quantize(colors=count, method=Image.Quantize.MEDIANCUT)
     flat = quantised.getpalette() or []
-    return [f"#{flat[3 * index]:02x}{flat[3 * index + 1]:02x}{flat[3 * index + 2]:02x}" for _, index in found]
+    return [_hex(flat[3 * index:3 * index + 3]) for _, index in sorted(quantised.getcolors() or [], reverse=True)]
+
+
+def _hex(rgb) -> str:
+    red, green, blue = rgb
+    return f"#{red:02x}{green:02x}{blue:02x}"
 
 
 def shown(picture: Image.Image | None, layers: list | None = None) -> dict | None:

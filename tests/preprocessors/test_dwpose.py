@@ -10,7 +10,8 @@ from controlnet_aux.open_pose import BodyResult, Keypoint, PoseResult, draw_pose
 from huggingface_hub import hf_hub_download
 
 from preprocessors.dwpose import DWposeDetector
-from tests.dwpose_files import DETECTOR_FILE, DWPOSE_REPO, POSE_FILE, detector_from_file, simcc_from_file
+from preprocessors.registry import DWPOSE
+from tests.dwpose_files import DETECTOR_FILE, POSE_FILE, detector_from_file, simcc_from_file
 
 # COCO-WholeBody's first 17 points, by name (the order the DWPose files write them)
 COCO = ("nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder", "right_shoulder", "left_elbow",
@@ -123,12 +124,12 @@ def test_both_networks_are_the_hub_files(runner):
     rng = np.random.default_rng(3)
     images = rng.uniform(0, 255, (1, 3, 640, 640)).astype(np.float32)
     detector.detector_net.setInput(images)
-    expected = detector_from_file(onnx.load(hf_hub_download(DWPOSE_REPO, DETECTOR_FILE, local_files_only=True)), images)
+    expected = detector_from_file(onnx.load(hf_hub_download(DWPOSE, DETECTOR_FILE, local_files_only=True)), images)
     assert np.allclose(detector.detector_net.forward()[0], expected, atol=1e-4)
     crop = rng.normal(size=(1, 3, 384, 288)).astype(np.float32)
     detector.pose_net.setInput(crop)
     got_x, got_y = detector.pose_net.forward(["simcc_x", "simcc_y"])
-    want_x, want_y = simcc_from_file(onnx.load(hf_hub_download(DWPOSE_REPO, POSE_FILE, local_files_only=True)), crop)
+    want_x, want_y = simcc_from_file(onnx.load(hf_hub_download(DWPOSE, POSE_FILE, local_files_only=True)), crop)
     assert np.allclose(got_x[0], want_x, atol=1e-4) and np.allclose(got_y[0], want_y, atol=1e-4)
 
 

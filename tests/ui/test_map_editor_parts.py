@@ -88,6 +88,10 @@ def test_each_kind_of_map_gets_its_own_palette():
     normal = Image.new("RGB", (40, 10), (128, 128, 255))
     normal.paste((200, 100, 180), (0, 0, 10, 10))
     assert palette("normal", normal).colors == ["#8080ff", "#c864b4"]  # its own colours, most common first
+    seg = Image.new("RGB", (40, 10), (120, 120, 120))  # ADE20K's wall, and a strip of its sky
+    seg.paste((6, 230, 230), (0, 0, 4, 10))
+    seg.paste((7, 230, 230), (4, 0, 6, 10))  # one level off sky: kept as it is, not merged
+    assert palette("seg", seg).colors == ["#787878", "#06e6e6", "#07e6e6"]  # a seg map's own colours, exactly
 
 
 def test_the_upload_and_every_map_setting_are_one_listener_the_browser_runs_in_turn(generate_tab):
